@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "code.h"
 #include "defaults.h"
 #include "exitcode.h"
 #include "log.h"
@@ -129,6 +130,16 @@ finish(struct peer_opts *o, int argc, char **argv, const char *code_file)
 		if (o->code == NULL)
 			return cli_usage_error("punchcat", "PUNCHCAT_CODE is too long");
 	}
+	if (o->code != NULL) {
+		struct code parsed;
+		const char *why = code_parse(&parsed, o->code);
+
+		code_wipe(&parsed);
+		if (why != NULL) {
+			log_err("malformed code: %s", why);
+			return EXIT_USAGE;
+		}
+	}
 	if (o->server == NULL)
 		o->server = getenv("PUNCHCAT_SERVER");
 	if (o->server == NULL || *o->server == '\0') {
@@ -191,6 +202,8 @@ peer_cli(int argc, char **argv)
 	else
 		log_level = o.verbose;
 	if ((rc = finish(&o, argc, argv, code_file)) != 0) {
+		if (o.code != NULL)
+			sodium_memzero(o.code, strlen(o.code));
 		free(o.code);
 		return rc;
 	}

@@ -74,3 +74,12 @@ load helpers
 	run --separate-stderr "$PUNCHCAT" -s 127.0.0.1 --code-file "$BATS_TEST_TMPDIR/empty"
 	[ "$status" -eq 2 ]
 }
+
+@test "malformed code exits 2 with the reason" {
+	run --separate-stderr "$PUNCHCAT" -s 127.0.0.1 orbit-canvas
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"punchcat: malformed code: the code must start with the nameplate"* ]]
+	PUNCHCAT_CODE="7" run --separate-stderr "$PUNCHCAT" -s 127.0.0.1
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *"malformed code: the code has no password"* ]]
+}
