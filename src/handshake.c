@@ -66,7 +66,8 @@ hs_init(struct handshake *h, const struct hs_params *p)
 	h->rx_cid = p->rx_cid;
 	while (h->rx_cid == 0)
 		h->rx_cid = randombytes_random();
-	h->own_ad[0] = p->offer_aes ? HS_CAP_AES : 0;
+	/* Offer AES only if this machine really has it, whatever the caller asked. */
+	h->own_ad[0] = p->offer_aes && pkt_aes_available() ? HS_CAP_AES : 0;
 	h->own_ad[1] = (uint8_t)(h->rx_cid >> 24);
 	h->own_ad[2] = (uint8_t)(h->rx_cid >> 16);
 	h->own_ad[3] = (uint8_t)(h->rx_cid >> 8);

@@ -54,7 +54,7 @@ struct hs_params {
 	uint32_t nameplate;
 	uint8_t sid[HS_SID_LEN];		/* from the server, same for both */
 	uint32_t rx_cid;			/* our receive connection id; 0 = pick one */
-	bool offer_aes;				/* usually pkt_aes_available() */
+	bool offer_aes;				/* offer AES-256-GCM (only if available) */
 	const uint8_t *test_scalar;		/* tests only: CPace scalar; NULL = random */
 };
 

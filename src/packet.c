@@ -4,6 +4,7 @@
  */
 #include "packet.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "wire.h"
@@ -228,4 +229,38 @@ pkt_drop_name(enum pkt_drop d)
 	};
 
 	return (unsigned)d < PKT_DROP_N ? names[d] : "?";
+}
+
+const char *
+pkt_cipher_name(enum pkt_cipher cipher)
+{
+	return cipher == PKT_AES256GCM ? "aes256gcm" : "chacha20poly1305";
+}
+
+size_t
+pkt_format_drops(const struct pkt_ctx *c, char *buf, size_t cap)
+{
+	size_t len = 0;
+	bool any = false;
+	int n;
+
+	if (cap == 0)
+		return 0;
+	buf[0] = '\0';
+	for (int d = 0; d < PKT_DROP_N; d++) {
+		if (c->drops[d] == 0)
+			continue;
+		any = true;
+		n = snprintf(buf + len, cap - len, "%s%s=%llu", len ? " " : "",
+		    pkt_drop_name((enum pkt_drop)d), (unsigned long long)c->drops[d]);
+		if (n < 0 || (size_t)n >= cap - len)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';		/* a counter that did not fit is left out */
+	if (!any) {
+		n = snprintf(buf, cap, "none");
+		len = n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	}
+	return len;
 }

@@ -128,5 +128,9 @@ bool pkt_is_data(const uint8_t *buf, size_t len);
 bool pkt_exhausted(const struct pkt_ctx *c);
 /* Short name of a drop reason, for -v statistics. */
 const char *pkt_drop_name(enum pkt_drop d);
+/* "chacha20poly1305" or "aes256gcm". */
+const char *pkt_cipher_name(enum pkt_cipher cipher);
+/* Writes the non-zero drop counters as "tag=3 replay=1" (or "none"); returns the length. */
+size_t pkt_format_drops(const struct pkt_ctx *c, char *buf, size_t cap);
 
 #endif

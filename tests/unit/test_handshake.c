@@ -131,7 +131,8 @@ aes_only_when_both_offer(void **state)
 		assert_int_equal(hs_init(&b, &q), 0);
 		exchange(&a, &b, NULL, NULL);
 		assert_int_equal(hs_state(&a), HS_DONE);
-		assert_int_equal(a.cipher, mask == 3 ? PKT_AES256GCM : PKT_CHACHA20POLY1305);
+		assert_int_equal(a.cipher, mask == 3 && pkt_aes_available() ? PKT_AES256GCM :
+		    PKT_CHACHA20POLY1305);
 		assert_int_equal(b.cipher, a.cipher);
 		hs_free(&a);
 		hs_free(&b);

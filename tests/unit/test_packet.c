@@ -180,6 +180,22 @@ drop_reasons(void **state)
 	memset(buf + 5, 0xff, 8);				/* pn 2^64-1 */
 	expect_drop(&p.b, 0, buf, 40, PKT_DROP_LIMIT);
 	assert_string_equal(pkt_drop_name(PKT_DROP_REPLAY), "replay");
+	{
+		char line[128];
+
+		size_t n2 = pkt_format_drops(&p.b, line, sizeof line);
+
+		assert_int_equal(n2, strlen(line));
+		assert_string_equal(line, "kind=1 limit=1");
+		n2 = pkt_format_drops(&p.a, line, sizeof line);
+		assert_int_equal(n2, strlen(line));
+		assert_string_equal(line, "connection-id=1");
+		assert_int_equal(pkt_format_drops(&p.a, line, 8), 0);	/* too small: nothing */
+		p.a.drops[PKT_DROP_CID] = 0;
+		pkt_format_drops(&p.a, line, sizeof line);
+		assert_string_equal(line, "none");
+		assert_string_equal(pkt_cipher_name(p.a.cipher), "chacha20poly1305");
+	}
 	pair_free(&p);
 }
 
