@@ -86,8 +86,8 @@ pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len)
 	uint8_t nonce[NONCE_LEN];
 	struct wr w;
 
-	if (c->exhausted || pn > PKT_PN_MAX || (c->tx_any && pn <= c->tx_last_pn)) {
-		c->exhausted = true;
+	if (c->tx_exhausted || pn > PKT_PN_MAX || (c->tx_any && pn <= c->tx_last_pn)) {
+		c->tx_exhausted = true;
 		return 0;
 	}
 	if (c->tx_epoch_packets >= c->rekey_packets || now >= c->tx_epoch_start + c->rekey_us) {
@@ -171,7 +171,7 @@ pkt_open(struct pkt_ctx *c, uint64_t now, uint8_t *buf, size_t len, uint64_t *pn
 	if (rd_u32(&r) != c->rx_cid)
 		return drop(c, PKT_DROP_CID);
 	n = rd_u64(&r);
-	if (n > PKT_PN_MAX || c->exhausted)
+	if (n > PKT_PN_MAX || c->rx_exhausted)
 		return drop(c, PKT_DROP_LIMIT);
 	switch (replay_check(&c->replay, n)) {
 	case REPLAY_NEW: break;
@@ -192,7 +192,7 @@ pkt_open(struct pkt_ctx *c, uint64_t now, uint8_t *buf, size_t len, uint64_t *pn
 		    c->rx[slot].key);
 	if (rc != 0) {
 		if (++c->forgeries >= PKT_FORGERY_LIMIT)
-			c->exhausted = true;
+			c->rx_exhausted = true;
 		return drop(c, PKT_DROP_TAG);
 	}
 	replay_update(&c->replay, n);
@@ -212,7 +212,7 @@ pkt_is_data(const uint8_t *buf, size_t len)
 bool
 pkt_exhausted(const struct pkt_ctx *c)
 {
-	return c->exhausted;
+	return c->tx_exhausted || c->rx_exhausted;
 }
 
 const char *

@@ -99,7 +99,8 @@ struct pkt_ctx {
 
 	uint64_t sealed, opened, forgeries;
 	uint64_t drops[PKT_DROP_N];
-	bool exhausted;			/* refused to seal or open from now on */
+	bool tx_exhausted;		/* refuses to seal from now on */
+	bool rx_exhausted;		/* refuses to open from now on (forgery limit) */
 	bool locked;			/* sodium_mlock succeeded */
 };
 

@@ -156,6 +156,31 @@ wrong_password_fails_both(void **state)
 	hs_free(&b);
 }
 
+/* Step by step: the shares cross, then the confirmations cross, and both sides have failed;
+ * neither side ever had anything keyed to use. */
+static void
+wrong_password_fails_in_one_round_trip(void **state)
+{
+	struct handshake a, b;
+	struct msg sa[4], sb[4], ca[4], cb[4];
+
+	start(&a, &b, "42-our-secret", "42-our-secret2");
+	assert_int_equal(drain(&a, sa), 1);
+	assert_int_equal(drain(&b, sb), 1);
+	assert_int_equal(sa[0].n, HS_SHARE_LEN);
+	assert_int_equal(hs_receive(&b, sa[0].b, sa[0].n), HS_RUNNING);
+	assert_int_equal(hs_receive(&a, sb[0].b, sb[0].n), HS_RUNNING);
+	assert_int_equal(drain(&a, ca), 1);
+	assert_int_equal(drain(&b, cb), 1);
+	assert_int_equal(ca[0].n, HS_CONFIRM_LEN);
+	assert_int_equal(hs_mailbox_seal(&a, "x", 1, sa[1].b, HS_MSG_MAX), 0);
+	assert_int_equal(hs_receive(&b, ca[0].b, ca[0].n), HS_FAIL);
+	assert_int_equal(hs_receive(&a, cb[0].b, cb[0].n), HS_FAIL);
+	assert_int_equal(drain(&a, ca), 0);
+	hs_free(&a);
+	hs_free(&b);
+}
+
 /* Same password but another nameplate, sid or role assignment: no agreement. */
 static void
 bound_inputs_must_match(void **state)
@@ -406,6 +431,7 @@ main(void)
 		cmocka_unit_test(full_handshake),
 		cmocka_unit_test(aes_only_when_both_offer),
 		cmocka_unit_test(wrong_password_fails_both),
+		cmocka_unit_test(wrong_password_fails_in_one_round_trip),
 		cmocka_unit_test(bound_inputs_must_match),
 		cmocka_unit_test(tampered_messages_rejected),
 		cmocka_unit_test(out_of_order_and_garbage),

@@ -387,6 +387,23 @@ counter_limit(void **state)
 	assert_int_equal(seal(&p.a, 0, PKT_PN_MAX + 1, buf, 10), 0);
 	assert_true(pkt_exhausted(&p.a));
 	assert_int_equal(seal(&p.a, 0, PKT_PN_MAX, buf, 10), 0);	/* stays closed */
+	n = seal(&p.b, 0, 1, buf, 10);		/* receiving still works (a CLOSE may arrive) */
+	expect_open(&p.a, 0, buf, n, 1);
+	pair_free(&p);
+
+	/* The forgery limit: past it nothing opens, not even a genuine packet. */
+	pair_init(&p, PKT_CHACHA20POLY1305);
+	p.b.forgeries = PKT_FORGERY_LIMIT - 2;
+	n = seal(&p.a, 0, 1, buf, 10);
+	buf[n - 1] ^= 1;
+	expect_drop(&p.b, 0, buf, n, PKT_DROP_TAG);
+	assert_false(pkt_exhausted(&p.b));
+	buf[n - 1] ^= 1;
+	buf[n - 2] ^= 1;
+	expect_drop(&p.b, 0, buf, n, PKT_DROP_TAG);
+	assert_true(pkt_exhausted(&p.b));
+	buf[n - 2] ^= 1;
+	expect_drop(&p.b, 0, buf, n, PKT_DROP_LIMIT);
 	pair_free(&p);
 
 	/* A packet number that does not increase would reuse a nonce: refused. */
