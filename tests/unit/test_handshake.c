@@ -134,6 +134,18 @@ aes_only_when_both_offer(void **state)
 		assert_int_equal(a.cipher, mask == 3 && pkt_aes_available() ? PKT_AES256GCM :
 		    PKT_CHACHA20POLY1305);
 		assert_int_equal(b.cipher, a.cipher);
+		{
+			struct pkt_ctx pa, pb;
+			uint8_t buf[64];
+			uint64_t pn;
+
+			assert_int_equal(hs_pkt_init(&a, &pa, 0), 0);
+			assert_int_equal(hs_pkt_init(&b, &pb, 0), 0);
+			assert_int_equal(pkt_seal(&pb, 0, 9, buf, 3), 3 + PKT_OVERHEAD);
+			assert_int_equal(pkt_open(&pa, 0, buf, 3 + PKT_OVERHEAD, &pn), 3);
+			pkt_free(&pa);
+			pkt_free(&pb);
+		}
 		hs_free(&a);
 		hs_free(&b);
 	}
