@@ -68,7 +68,7 @@ TOOL_BIN  := $(TOOL_SRC:%.c=$(BUILD)/%)
 FUZZ_BIN  := $(FUZZ_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all check test-bin asan install uninstall demo clean fuzz fuzz-build bench bench-sim \
-	lint-man tools
+	lint-man lint tools
 
 all: $(BIN)
 
@@ -131,6 +131,13 @@ demo: all
 
 lint-man:
 	mandoc -Tlint -W warning man/punchcat.1 man/punchcat-protocol.7
+
+# Static analysis: cppcheck and clang-tidy (configuration in .clang-tidy), and the man pages.
+lint: lint-man
+	cppcheck --enable=warning,portability,performance --std=c11 --inline-suppr \
+		--error-exitcode=1 -q -Isrc src/
+	clang-tidy --quiet $(LIB_SRC) src/main.c -- -std=gnu11 -Isrc $(DEPS_CFLAGS) \
+		-DPUNCHCAT_VERSION='"$(VERSION)"'
 
 install: $(BIN)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7

@@ -109,6 +109,7 @@ read_code_file(const char *path, char **code)
 static int
 finish(struct peer_opts *o, int argc, char **argv, const char *code_file)
 {
+	char *env_code = getenv("PUNCHCAT_CODE");
 	int rc;
 
 	if (o->no_relay && o->force_relay)
@@ -125,8 +126,9 @@ finish(struct peer_opts *o, int argc, char **argv, const char *code_file)
 	} else if (code_file != NULL) {
 		if ((rc = read_code_file(code_file, &o->code)) != 0)
 			return rc;
-	} else if (getenv("PUNCHCAT_CODE") != NULL && *getenv("PUNCHCAT_CODE") != '\0') {
-		o->code = take_code(getenv("PUNCHCAT_CODE"));
+	} else if (env_code != NULL && *env_code != '\0') {
+		/* Wiped in place, so /proc/PID/environ no longer shows it either. */
+		o->code = take_code(env_code);
 		if (o->code == NULL)
 			return cli_usage_error("punchcat", "PUNCHCAT_CODE is too long");
 	}
@@ -166,7 +168,7 @@ peer_cli(int argc, char **argv)
 		case 'q': o.quiet = true; break;
 		case 'P': o.progress = true; break;
 		case 'w':
-			if (!cli_number(optarg, 1, 86400 * 7, &v))
+			if (!cli_number(optarg, 1, 604800, &v))
 				return cli_usage_error("punchcat", "--wait takes seconds from 1 to 604800, "
 				    "not '%s'", optarg);
 			o.wait_s = (unsigned)v;
