@@ -76,29 +76,28 @@ struct pkt_key {
 };
 
 struct pkt_ctx {
-	enum pkt_cipher cipher;
-	uint32_t tx_cid;		/* the peer's receive connection id, written in our headers */
-	uint32_t rx_cid;		/* ours, required in what we open */
+	/* Keys first: they carry the 16-byte alignment of the AES state. */
+	struct pkt_key tx;
+	struct pkt_key rx[3];		/* previous, current, next epoch's key (precomputed) */
+	struct replay replay;
+
 	uint64_t rekey_packets;		/* tests may lower these after init */
 	uint64_t rekey_us;
-
-	struct pkt_key tx;
 	uint64_t tx_epoch;
 	uint64_t tx_epoch_packets;	/* sealed under the current tx key */
 	uint64_t tx_epoch_start;	/* `now` when the current tx key was taken into use */
 	uint64_t tx_last_pn;
-	bool tx_any;
-
-	/* rx[0] previous, rx[1] current, rx[2] next epoch's key (precomputed). */
-	struct pkt_key rx[3];
 	uint64_t rx_epoch;		/* epoch of rx[1] */
-	bool rx_prev_valid;
 	uint64_t rx_prev_until;		/* rx[0] usable before this time */
 	uint64_t rx_epoch_first_pn;	/* packet that moved us into rx_epoch */
-	struct replay replay;
-
 	uint64_t sealed, opened, forgeries;
 	uint64_t drops[PKT_DROP_N];
+
+	enum pkt_cipher cipher;
+	uint32_t tx_cid;		/* the peer's receive connection id, written in our headers */
+	uint32_t rx_cid;		/* ours, required in what we open */
+	bool tx_any;			/* tx_last_pn is valid */
+	bool rx_prev_valid;
 	bool tx_exhausted;		/* refuses to seal from now on */
 	bool rx_exhausted;		/* refuses to open from now on (forgery limit) */
 	bool locked;			/* sodium_mlock succeeded */

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define REPLAY_BLOCKS 64			/* a power of two */
-#define REPLAY_WINDOW ((REPLAY_BLOCKS - 1) * 64)
+#define REPLAY_WINDOW ((uint64_t)(REPLAY_BLOCKS - 1) * 64)
 
 enum replay_verdict {
 	REPLAY_NEW = 0,		/* never seen and inside (or ahead of) the window */
