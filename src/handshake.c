@@ -203,6 +203,10 @@ receive_share(struct handshake *h, const uint8_t *msg, size_t len)
 	rd_copy(&r, h->peer_ad, sizeof h->peer_ad);
 	if (!rd_done(&r))
 		return fail(h, "malformed handshake message from the peer");
+	/* Our own share sent back to us: with it the server could also reflect our own
+	 * confirmation, which would then verify (draft section 10.1.2, loopback attacks). */
+	if (memcmp(h->peer_share, h->cpace.share, CPACE_SHARE_LEN) == 0)
+		return fail(h, "the peer's key share is our own (reflected)");
 	h->have_peer_share = true;
 	h->peer_cid = (uint32_t)h->peer_ad[1] << 24 | (uint32_t)h->peer_ad[2] << 16 |
 	    (uint32_t)h->peer_ad[3] << 8 | h->peer_ad[4];

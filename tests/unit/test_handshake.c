@@ -313,6 +313,16 @@ out_of_order_and_garbage(void **state)
 		hs_free(&a);
 		hs_free(&b);
 	}
+	/* Our own messages reflected back (a malicious server): must not confirm. */
+	start(&a, &b, "pw", "pw");
+	assert_int_equal(drain(&a, m), 1);
+	hs_receive(&a, m[0].b, m[0].n);
+	while ((m[1].n = hs_build(&a, m[1].b, sizeof m[1].b)) > 0)
+		hs_receive(&a, m[1].b, m[1].n);
+	assert_int_equal(hs_state(&a), HS_FAIL);
+	assert_string_equal(hs_error(&a), "the peer's key share is our own (reflected)");
+	hs_free(&a);
+	hs_free(&b);
 	/* Bad parameters. */
 	{
 		struct hs_params p = params(true, "");
