@@ -119,7 +119,8 @@ void pkt_free(struct pkt_ctx *c);
  * the last sealed one, or above PKT_PN_MAX. */
 size_t pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len);
 /* Verifies and decrypts in place. Returns the payload length (payload at buf + PKT_HDR_LEN)
- * and sets *pn, or -1 after counting why in c->drops. */
+ * and sets *pn, or -1 after counting why in c->drops (the payload bytes may then have been
+ * overwritten with zeros: do not try the buffer as anything else afterwards). */
 ssize_t pkt_open(struct pkt_ctx *c, uint64_t now, uint8_t *buf, size_t len, uint64_t *pn);
 
 /* True when buf starts like a data packet (for the caller's first-byte demux). */
