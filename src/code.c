@@ -34,10 +34,16 @@ code_parse(struct code *c, const char *text)
 	len = strnlen(text, CODE_TEXT_MAX + 1);
 	if (len > CODE_TEXT_MAX)
 		return fail(c, "the code is longer than 256 characters");
-	for (i = 0; i < len; i++)
-		if (!is_alnum(text[i]) && !is_sep(text[i]))
-			return fail(c, "the code may contain only letters, digits, hyphens and "
-			    "spaces");
+	for (i = 0; i < len; i++) {
+		if (!is_alnum(text[i]) && !is_sep(text[i])) {
+			/* Say where, not what: the message must not reveal the code. */
+			static __thread char msg[96];
+
+			snprintf(msg, sizeof msg, "the code may contain only letters, digits, "
+			    "hyphens and spaces (character %zu is not one)", i + 1);
+			return fail(c, msg);
+		}
+	}
 	i = 0;
 	while (i < len && is_space(text[i]))
 		i++;

@@ -23,8 +23,8 @@ struct code {
 	char password[CODE_TEXT_MAX + 1];	/* normalised; NUL-terminated */
 };
 
-/* Parses text into c. Returns NULL, or a static message saying what is wrong (never echoing
- * the code). c is wiped on failure. */
+/* Parses text into c. Returns NULL, or a message saying what is wrong (never echoing the
+ * code; static or thread-local, valid until the next call). c is wiped on failure. */
 const char *code_parse(struct code *c, const char *text);
 /* A fresh password of `words` random words from the built-in list (clamped to 2..8) for the
  * nameplate. */

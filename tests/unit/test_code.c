@@ -72,6 +72,8 @@ precise_errors(void **state)
 	parse_bad("7-orbit.canvas", "only letters, digits");
 	parse_bad("7-caf\xc3\xa9", "only letters, digits");
 	parse_bad("7-orbit\n", "only letters, digits");
+	parse_bad("7-orbit.canvas", "(character 8 is not one)");
+	parse_bad("7-caf\xc3\xa9", "(character 6 is not one)");
 	memset(longcode, 'a', sizeof longcode - 1);
 	longcode[0] = '7';
 	longcode[1] = '-';
