@@ -15,7 +15,7 @@
 
 struct pacer {
 	uint64_t rate;		/* bytes per second; 0 = not paced */
-	uint64_t tokens;	/* bytes that may leave now */
+	uint64_t tokens;	/* bytes that may leave now, times 10^6 (exact refills) */
 	uint64_t capacity;	/* bucket size, bytes */
 	uint64_t last;		/* time tokens were last added */
 	uint64_t mss;
