@@ -37,6 +37,7 @@ struct stream {
 	bool peer_done;			/* the peer sent CLOSE(no error): it has finished */
 	bool done_local;		/* our side finished; lingering until linger_until */
 	uint64_t linger_until;
+	uint64_t close_repeat_at;	/* while lingering, CLOSE goes out again at this time */
 	uint64_t last_recv_time;
 	uint64_t last_eliciting_sent;
 
@@ -299,8 +300,9 @@ close_local(struct stream *s, uint64_t reason)
 	s->close_pending = true;
 }
 
-/* Both directions finished: say so with CLOSE(no error), then linger a few PTOs to repeat it
- * if the peer retransmits (it may not have seen our last ACK), unless the peer is done too. */
+/* Both directions finished: say so with CLOSE(no error), then linger a few PTOs, repeating it
+ * every half PTO and whenever the peer sends (it may not have seen our last ACK), unless the
+ * peer is done too. */
 static void
 check_done(struct stream *s, uint64_t now)
 {
@@ -310,6 +312,7 @@ check_done(struct stream *s, uint64_t now)
 		s->done_local = true;
 		s->close_pending = true;
 		s->linger_until = now + LINGER_PTOS * recovery_pto(&s->rec);
+		s->close_repeat_at = now + recovery_pto(&s->rec) / 2;
 	}
 	if (s->peer_done || now >= s->linger_until)
 		s->state = STREAM_DONE;
@@ -774,7 +777,7 @@ stream_deadline(const struct stream *s)
 	if (s->cfg.keepalive_us > 0 && s->rec.eliciting_in_flight == 0)
 		t = min_u64(t, s->last_eliciting_sent + s->cfg.keepalive_us);
 	if (s->done_local)
-		t = min_u64(t, s->linger_until);
+		t = min_u64(t, min_u64(s->linger_until, s->close_repeat_at));
 	if (s->path == STREAM_PATH_VALIDATING)
 		t = min_u64(t, s->path_deadline);
 	return t;
@@ -801,6 +804,10 @@ stream_on_timeout(struct stream *s, uint64_t now)
 	}
 	if (s->ack_pending && now >= s->ack_deadline)
 		s->ack_now = true;
+	if (s->done_local && now >= s->close_repeat_at) {
+		s->close_pending = true;
+		s->close_repeat_at = now + recovery_pto(&s->rec) / 2;
+	}
 	check_done(s, now);
 }
 
