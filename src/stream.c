@@ -24,7 +24,7 @@
 #define ACK_EVERY_FIRST 2
 #define ACK_EVERY_STEADY 10
 #define ACK_STEADY_AFTER 100
-#define LINGER_PTOS 3
+#define LINGER_PTOS 10	/* ends at once when the peer says it is done too */
 #define RING_MIN 1024
 #define RING_MAX (UINT64_C(1) << 20)
 
@@ -300,7 +300,7 @@ close_local(struct stream *s, uint64_t reason)
 	s->close_pending = true;
 }
 
-/* Both directions finished: say so with CLOSE(no error), then linger a few PTOs, repeating it
+/* Both directions finished: say so with CLOSE(no error), then linger up to 10 PTOs, repeating it
  * every half PTO and whenever the peer sends (it may not have seen our last ACK), unless the
  * peer is done too. */
 static void
