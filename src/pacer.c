@@ -42,16 +42,27 @@ pacer_init(struct pacer *p, uint64_t mss, uint64_t now)
 	p->tokens = p->capacity * SCALE;
 }
 
+void
+pacer_grant(struct pacer *p, uint64_t bytes)
+{
+	p->burst_left = bytes;
+}
+
 bool
 pacer_can_send(struct pacer *p, uint64_t now, uint64_t bytes)
 {
 	refill(p, now);
-	return p->rate == 0 || p->tokens >= bytes * SCALE;
+	return p->rate == 0 || p->burst_left >= bytes || p->tokens >= bytes * SCALE;
 }
 
 void
 pacer_on_sent(struct pacer *p, uint64_t bytes)
 {
+	if (p->burst_left >= bytes) {
+		p->burst_left -= bytes;
+		return;
+	}
+	p->burst_left = 0;
 	p->tokens = p->tokens > bytes * SCALE ? p->tokens - bytes * SCALE : 0;
 }
 
@@ -60,7 +71,7 @@ pacer_next_time(const struct pacer *p, uint64_t now, uint64_t bytes)
 {
 	uint64_t need;
 
-	if (p->rate == 0 || p->tokens >= bytes * SCALE)
+	if (p->rate == 0 || p->burst_left >= bytes || p->tokens >= bytes * SCALE)
 		return now;
 	need = bytes * SCALE - p->tokens;
 	/* Round up so the bucket really holds the bytes at that time. */

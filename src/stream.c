@@ -191,6 +191,7 @@ stream_new(const struct stream_config *cfg, uint64_t now)
 	}
 	pacer_init(&s->pacer, dgram(s->max_payload), now);
 	pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
+	pacer_grant(&s->pacer, s->rec.cc.cwnd);	/* the initial window may leave at once */
 	s->peer_max_data = STREAM_INITIAL_CREDIT;
 	s->adv_max_data = STREAM_INITIAL_CREDIT;
 	s->recv_window = s->cfg.recv_window;
@@ -985,6 +986,7 @@ stream_path_changed(struct stream *s, uint64_t now)
 	recovery_path_reset(&s->rec, now, dgram(s->max_payload));
 	pacer_init(&s->pacer, dgram(s->max_payload), now);
 	pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
+	pacer_grant(&s->pacer, s->rec.cc.cwnd);
 	/* The new path has a new RTT; do not count the time it took to notice. */
 	s->last_recv_time = now;
 }
