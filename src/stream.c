@@ -30,13 +30,16 @@
 
 struct stream {
 	struct stream_config cfg;
-	enum stream_state state;
+	struct recovery rec;
+	struct pacer pacer;
+	struct rangeset acked;		/* acknowledged ranges above snd_una */
+	struct rangeset retx;		/* ranges to send again */
+	struct rangeset rcvd;		/* received ranges at or above rcv_read */
+	struct rangeset pns;		/* packet numbers received, for ACK frames */
+
 	uint64_t close_reason;
-	bool close_pending;		/* a CLOSE goes into the next packet */
 	uint64_t close_sent_time;
-	bool peer_done;			/* the peer sent CLOSE(no error): it has finished */
-	bool done_local;		/* our side finished; lingering until linger_until */
-	uint64_t linger_until;
+	uint64_t linger_until;		/* our side finished: linger until then at most */
 	uint64_t close_repeat_at;	/* while lingering, CLOSE goes out again at this time */
 	uint64_t last_recv_time;
 	uint64_t last_eliciting_sent;
@@ -47,9 +50,6 @@ struct stream {
 	uint64_t snd_una;		/* everything below is acknowledged */
 	uint64_t snd_nxt;		/* next byte never sent */
 	uint64_t snd_end;		/* end of what the application wrote */
-	bool fin_set, fin_sent, fin_acked, fin_lost;
-	struct rangeset acked;		/* acknowledged ranges above snd_una */
-	struct rangeset retx;		/* ranges to send again */
 	uint64_t peer_max_data;
 
 	/* Receiving: the ring holds [rcv_read, rcv_read + window). */
@@ -58,36 +58,35 @@ struct stream {
 	uint64_t rcv_read;		/* consumed by the application */
 	uint64_t rcv_contig;		/* received without a gap */
 	uint64_t rcv_max;		/* highest end of received data */
-	struct rangeset rcvd;		/* received ranges at or above rcv_read */
-	bool peer_fin_known;
 	uint64_t peer_fin_off;
 	uint64_t adv_max_data;		/* credit we granted */
 	uint64_t recv_window;
 	uint64_t window_update_time;
-	bool max_data_pending;
 
-	/* Packets received, for ACK frames. */
-	struct rangeset pns;
 	uint64_t largest_pn, largest_pn_time;
-	bool any_pn;
-	unsigned unacked_eliciting;
-	bool ack_pending, ack_now;
 	uint64_t ack_deadline;
 	uint64_t eliciting_received;
 
-	/* Path. */
-	enum stream_path_state path;
-	uint8_t challenge[FRAME_PATH_DATA_LEN];
-	uint8_t response[FRAME_PATH_DATA_LEN];
-	bool challenge_pending, response_pending, ping_pending;
 	uint64_t path_deadline;
 	uint64_t challenge_counter;
-
 	size_t max_payload;
-	struct recovery rec;
-	struct pacer pacer;
 
 	uint64_t stat_bytes_sent, stat_bytes_retx, stat_packets_sent, stat_packets_received;
+
+	enum stream_state state;
+	enum stream_path_state path;
+	unsigned unacked_eliciting;
+	uint8_t challenge[FRAME_PATH_DATA_LEN];
+	uint8_t response[FRAME_PATH_DATA_LEN];
+	bool close_pending;		/* a CLOSE goes into the next packet */
+	bool peer_done;			/* the peer sent CLOSE(no error): it has finished */
+	bool done_local;		/* our side finished (lingering) */
+	bool fin_set, fin_sent, fin_acked, fin_lost;
+	bool peer_fin_known;
+	bool max_data_pending;
+	bool any_pn;
+	bool ack_pending, ack_now;
+	bool challenge_pending, response_pending, ping_pending;
 };
 
 static uint64_t
