@@ -311,7 +311,8 @@ check_done(struct stream *s, uint64_t now)
 	if (!s->done_local) {
 		s->done_local = true;
 		s->close_pending = true;
-		s->linger_until = now + LINGER_PTOS * recovery_pto(&s->rec);
+		s->linger_until = now + min_u64(LINGER_PTOS * recovery_pto(&s->rec),
+		    s->cfg.idle_timeout_us / 2);
 		s->close_repeat_at = now + recovery_pto(&s->rec) / 2;
 	}
 	if (s->peer_done || now >= s->linger_until)
@@ -789,6 +790,11 @@ stream_on_timeout(struct stream *s, uint64_t now)
 	if (s->state != STREAM_OPEN)
 		return;
 	if (now >= s->last_recv_time + s->cfg.idle_timeout_us) {
+		if (s->done_local) {
+			/* Finished; only the courtesy of lingering was cut short. */
+			s->state = STREAM_DONE;
+			return;
+		}
 		s->state = STREAM_LOST;
 		s->close_reason = STREAM_CLOSE_IDLE;
 		return;

@@ -252,6 +252,16 @@ lose(struct sim *sim, struct sim_link *l)
 	return c->loss > 0 && sim_rand(sim) < c->loss;
 }
 
+static int trace = -1;	/* SIM_TRACE=1 in the environment: one line per datagram */
+
+static bool
+tracing(void)
+{
+	if (trace < 0)
+		trace = getenv("SIM_TRACE") != NULL;
+	return trace > 0;
+}
+
 /* Puts a datagram from node `from` on its link; takes ownership of buffer b. */
 static void
 link_send(struct sim *sim, int from, uint32_t b, size_t len)
@@ -263,7 +273,18 @@ link_send(struct sim *sim, int from, uint32_t b, size_t len)
 		.len = (uint32_t)len, .epoch = sim->epoch[from] };
 
 	l->sent++;
+	if (tracing()) {
+		struct stream_stats st;
+
+		stream_get_stats(sim->node[from].s, &st);
+		fprintf(stderr, "%10.6f %d> len %zu cwnd %llu infl %llu srtt %llu state %d\n",
+		    (double)sim->now / 1e6, from, len, (unsigned long long)st.cwnd,
+		    (unsigned long long)st.bytes_in_flight, (unsigned long long)st.srtt_us,
+		    (int)stream_state(sim->node[from].s));
+	}
 	if (lose(sim, l)) {
+		if (tracing())
+			fprintf(stderr, "  lost\n");
 		l->dropped_loss++;
 		buf_put(sim, b);
 		return;
@@ -274,6 +295,8 @@ link_send(struct sim *sim, int from, uint32_t b, size_t len)
 		uint64_t backlog = backlog_ns * c->rate_bps / 8 / 1000000000u;
 
 		if (c->queue_bytes > 0 && backlog + len > c->queue_bytes) {
+			if (tracing())
+				fprintf(stderr, "  queue full\n");
 			l->dropped_queue++;
 			buf_put(sim, b);
 			return;
