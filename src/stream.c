@@ -188,6 +188,8 @@ stream_new(const struct stream_config *cfg, uint64_t now)
 		stream_free(s);
 		return NULL;
 	}
+	/* At least five probes before the idle timeout, however long the backoff. */
+	s->rec.pto_max = max_u64(s->cfg.idle_timeout_us / 6, 1000);
 	pacer_init(&s->pacer, dgram(s->max_payload), now);
 	pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
 	pacer_grant(&s->pacer, s->rec.cc.cwnd);	/* the initial window may leave at once */
