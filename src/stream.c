@@ -26,6 +26,8 @@
 #define ACK_STEADY_AFTER 100
 #define LINGER_PTOS 10	/* ends at once when the peer says it is done too */
 #define RING_MIN 1024
+#define SEND_AHEAD (UINT64_C(256) << 10)
+#define SEND_LIMIT_MIN (UINT64_C(1) << 20)
 #define RING_MAX (UINT64_C(1) << 20)
 
 struct stream {
@@ -821,12 +823,26 @@ stream_on_timeout(struct stream *s, uint64_t now)
 
 /* ---- application side ---- */
 
+/* How much of the send buffer may hold data now: the whole buffer on long fat paths, but only
+ * about two windows' worth otherwise, so the bytes the application writes are still in the CPU
+ * cache when they are sent (and the application is not asked for data long before it is
+ * needed). */
+static uint64_t
+send_limit(const struct stream *s)
+{
+	uint64_t limit = 2 * s->rec.cc.cwnd + SEND_AHEAD;
+
+	return min_u64(max_u64(limit, SEND_LIMIT_MIN), s->smask + 1);
+}
+
 size_t
 stream_writable(const struct stream *s)
 {
-	if (s->fin_set || s->state != STREAM_OPEN)
+	uint64_t used = s->snd_end - s->snd_una, limit = send_limit(s);
+
+	if (s->fin_set || s->state != STREAM_OPEN || used >= limit)
 		return 0;
-	return (size_t)(s->smask + 1 - (s->snd_end - s->snd_una));
+	return (size_t)(limit - used);
 }
 
 uint8_t *

@@ -39,19 +39,36 @@ ns_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The application byte at offset i of the pattern with this seed. */
+static uint64_t
+pattern_word(uint64_t seed, uint64_t block)
+{
+	uint64_t x = seed ^ (block * UINT64_C(0x9e3779b97f4a7c15));
+
+	return splitmix64(&x);
+}
+
+/* The application bytes at offsets off..off+n of the pattern with this seed: 8-byte words of
+ * a hash of (seed, offset / 8), in memory order. */
 static void
 pattern_fill(uint64_t seed, uint64_t off, uint8_t *dst, size_t n)
 {
 	size_t i = 0;
 
-	while (i < n) {
-		uint64_t block = (off + i) >> 3, x = seed ^ (block * UINT64_C(0x9e3779b97f4a7c15));
-		uint64_t v = splitmix64(&x);
-		unsigned b = (unsigned)((off + i) & 7);
+	while (i < n && ((off + i) & 7) != 0) {
+		uint64_t v = pattern_word(seed, (off + i) >> 3);
 
-		for (; b < 8 && i < n; b++, i++)
-			dst[i] = (uint8_t)(v >> (8 * b));
+		dst[i] = ((const uint8_t *)&v)[(off + i) & 7];
+		i++;
+	}
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v = pattern_word(seed, (off + i) >> 3);
+
+		memcpy(dst + i, &v, 8);
+	}
+	for (; i < n; i++) {
+		uint64_t v = pattern_word(seed, (off + i) >> 3);
+
+		dst[i] = ((const uint8_t *)&v)[(off + i) & 7];
 	}
 }
 
