@@ -51,7 +51,7 @@ bulk(enum stream_cc cc, double loss, uint64_t seconds)
 	stream_get_stats(sim.node[0].s, &st);
 	goodput = (double)sim.node[1].received * 8 / (double)seconds;
 	frac = goodput / ((1 - loss) * link);
-	printf("| %-7s | %4.0f %% | %7.2f Mbit/s | %5.1f %% | %6.1f ms | %6.1f ms | %8llu |\n",
+	printf("| %-7s | %4.0f %% | %7.2f Mbit/s | %11.1f %% | %8.1f ms | %8.1f ms | %9llu |\n",
 	    stream_cc_name(cc), loss * 100, goodput / 1e6, frac * 100,
 	    (double)sim_qdelay_percentile(&sim.link[0], 0.5) / 1000,
 	    (double)sim_qdelay_percentile(&sim.link[0], 0.95) / 1000,
@@ -88,13 +88,13 @@ cpu_cost(size_t payload)
 		return -1;
 	sim_run(&sim);
 	total = cpu_seconds() - t0;
-	core = (double)(sim.node[0].core_ns + sim.node[1].core_ns) / 1e9;
+	core = sim_core_seconds(&sim, 0) + sim_core_seconds(&sim, 1);
 	if (!sim_ok(&sim, why, sizeof why)) {
 		fprintf(stderr, "bench_stream: %s\n", why);
 		sim_free(&sim);
 		return -1;
 	}
-	printf("| %5zu B | %6.2f s | %5.3f s/GiB | %5.3f s/GiB | %6.2f Gbit/s |\n", payload,
+	printf("| %5zu B | %5.2f s | %6.3f s/GiB | %7.3f s/GiB | %5.2f Gbit/s |\n", payload,
 	    (double)sim.now / 1e6, core, total, (double)bytes * 8 / ((double)sim.now / 1e6) / 1e9);
 	sim_free(&sim);
 	return 0;
@@ -116,8 +116,8 @@ main(int argc, char **argv)
 			if (bulk(ccs[c], losses[l], seconds) != 0)
 				return 1;
 	printf("\nstream core CPU: 1 GiB, 10 Gbit/s, 1 ms RTT, no crypto (both sides)\n\n");
-	printf("| payload | virtual | core CPU     | sim total CPU | rate |\n");
-	printf("|---------|---------|--------------|---------------|------|\n");
+	printf("| payload | virtual | core CPU     | sim total CPU | rate         |\n");
+	printf("|---------|---------|--------------|---------------|--------------|\n");
 	if (cpu_cost(1171) != 0 || cpu_cost(65000) != 0)
 		return 1;
 	return 0;

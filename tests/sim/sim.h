@@ -56,7 +56,8 @@ struct sim_node {
 	uint64_t timer_at;
 	uint64_t open_failures;		/* datagrams pkt_open refused */
 	uint64_t done_at;		/* virtual time the state left STREAM_OPEN */
-	uint64_t core_ns;		/* wall time spent in stream_* calls */
+	uint64_t core_ns;		/* time in stream_* calls, in ticks: sim_core_seconds() */
+	uint64_t core_calls;
 	bool shutdown;
 	bool abort_at_set;
 	uint64_t abort_at, abort_reason;
@@ -96,6 +97,7 @@ struct sim {
 	size_t bufs_n, free_n, buf_cap;
 
 	uint64_t events;
+	uint64_t ticks_start, ns_start, tick_overhead;
 };
 
 void sim_config_default(struct sim_config *cfg);
@@ -111,6 +113,8 @@ void sim_run_until(struct sim *sim, uint64_t t);
 bool sim_ok(const struct sim *sim, char *why, size_t cap);
 /* The p-th percentile (0..1) of a link's queueing delay, microseconds. */
 uint64_t sim_qdelay_percentile(const struct sim_link *l, double p);
+/* Seconds node spent inside the stream core (cfg.measure_core). */
+double sim_core_seconds(const struct sim *sim, int node);
 /* Uniform random number in [0, 1) from the simulation's generator. */
 double sim_rand(struct sim *sim);
 
