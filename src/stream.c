@@ -56,7 +56,7 @@ struct stream {
 
 	/* Receiving: the ring holds [rcv_read, rcv_read + window). */
 	uint8_t *rbuf;
-	uint64_t rmask;
+	uint64_t rmask;			/* ring in use: a power of two >= the window */
 	uint64_t rcv_read;		/* consumed by the application */
 	uint64_t rcv_contig;		/* received without a gap */
 	uint64_t rcv_max;		/* highest end of received data */
@@ -175,7 +175,7 @@ stream_new(const struct stream_config *cfg, uint64_t now)
 	clamp_config(&s->cfg);
 	s->max_payload = s->cfg.max_payload;
 	s->smask = s->cfg.send_buffer - 1;
-	s->rmask = s->cfg.recv_window_max - 1;
+	s->rmask = pow2_at_least(s->cfg.recv_window) - 1;
 	pkts = s->cfg.send_buffer / s->max_payload;
 	ring = pow2_at_least(min_u64(max_u64(4 * pkts, RING_MIN), RING_MAX));
 	s->sbuf = malloc(s->cfg.send_buffer);
@@ -618,13 +618,36 @@ write_stream(struct stream *s, struct wr *w, struct sent_pkt *sp)
 
 /* Receive-window auto-tuning: if a quarter of the window was consumed in less than half an
  * RTT since the last update, the window is under 2 BDP: double it (up to the maximum). */
+/* Doubles the part of the receive buffer in use. Data lives at offset & rmask; with the
+ * larger mask, the bytes whose offset has the new bit set move up by the old size. Everything
+ * buffered lies in [rcv_read, rcv_read + old size) (flow control), so no two live bytes share a
+ * position before or after, and the upper half is free before the move. */
+static void
+grow_ring(struct stream *s)
+{
+	uint64_t size = s->rmask + 1, off = s->rcv_read, end = s->rcv_read + size;
+
+	while (off < end) {
+		uint64_t at = off & s->rmask, n = min_u64(end - off, size - at);
+
+		if (off & size)
+			memcpy(s->rbuf + at + size, s->rbuf + at, n);
+		off += n;
+	}
+	s->rmask = 2 * size - 1;
+}
+
 static void
 autotune_window(struct stream *s, uint64_t now)
 {
 	if (s->window_update_time != 0 && s->rec.has_rtt &&
 	    now - s->window_update_time < s->rec.srtt / 2 &&
-	    s->recv_window < s->cfg.recv_window_max)
+	    s->recv_window < s->cfg.recv_window_max) {
 		s->recv_window = min_u64(2 * s->recv_window, s->cfg.recv_window_max);
+		/* Keep the buffer in use as small as the window: it stays in the CPU cache. */
+		while (s->rmask + 1 < s->recv_window)
+			grow_ring(s);
+	}
 	s->window_update_time = now;
 }
 
