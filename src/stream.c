@@ -616,8 +616,9 @@ write_stream(struct stream *s, struct wr *w, struct sent_pkt *sp)
 	return true;
 }
 
-/* Receive-window auto-tuning: if a quarter of the window was consumed in less than half an
- * RTT since the last update, the window is under 2 BDP: double it (up to the maximum). */
+/* Receive-window auto-tuning: if a quarter of the window was consumed in less than an RTT
+ * since the last update, the window is under 4 BDP: double it (up to the maximum), so that
+ * BBR's window (2 BDP) and its STARTUP overshoot are rarely limited by credit. */
 /* Doubles the part of the receive buffer in use. Data lives at offset & rmask; with the
  * larger mask, the bytes whose offset has the new bit set move up by the old size. Everything
  * buffered lies in [rcv_read, rcv_read + old size) (flow control), so no two live bytes share a
@@ -641,7 +642,7 @@ static void
 autotune_window(struct stream *s, uint64_t now)
 {
 	if (s->window_update_time != 0 && s->rec.has_rtt &&
-	    now - s->window_update_time < s->rec.srtt / 2 &&
+	    now - s->window_update_time < s->rec.srtt &&
 	    s->recv_window < s->cfg.recv_window_max) {
 		s->recv_window = min_u64(2 * s->recv_window, s->cfg.recv_window_max);
 		/* Keep the buffer in use as small as the window: it stays in the CPU cache. */
