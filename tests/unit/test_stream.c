@@ -181,6 +181,31 @@ test_slow_reader(void **state)
 	sim_free(&sim);
 }
 
+/* The receive window grows from 64 KiB while reordered and lost data sits in the buffer (the
+ * ring in use grows with it and must move what it holds), up to the configured cap. */
+static void
+test_window_autotune(void **state)
+{
+	struct sim_config cfg;
+	struct sim sim;
+	struct stream_stats st;
+
+	base_config(&cfg, 30000000, 0);
+	for (int i = 0; i < 2; i++) {
+		link_cfg(&cfg.link[i], 10 * MS, 1000000000);
+		cfg.link[i].loss = 0.01;
+		cfg.link[i].reorder = 0.05;
+		cfg.link[i].reorder_us = 3 * MS;
+	}
+	cfg.stream[1].recv_window = 65536;
+	cfg.stream[1].recv_window_max = 4 << 20;
+	run_ok(&sim, &cfg);
+	stream_get_stats(sim.node[1].s, &st);
+	assert_true(st.recv_window >= 1 << 20);
+	assert_true(st.recv_window <= 4 << 20);
+	sim_free(&sim);
+}
+
 static void
 test_large_packets(void **state)
 {
@@ -407,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_slow_reader),
+		cmocka_unit_test(test_window_autotune),
 		cmocka_unit_test(test_large_packets),
 		cmocka_unit_test(test_backpressure_and_zero_copy),
 		cmocka_unit_test(test_hostile_payloads),
