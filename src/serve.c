@@ -107,10 +107,13 @@ out_sock(struct serve *sv, struct ssock *via, const struct netaddr *to, unsigned
 	return NULL;
 }
 
-/* Queues one datagram; copy = false when buf outlives the batch (the receive buffer). */
+/*
+ * Queues one datagram: `inplace` (the receive buffer, which outlives the batch) is sent as it
+ * is; otherwise buf is copied.
+ */
 static void
 queue_out(struct serve *sv, struct ssock *via, const struct netaddr *to, unsigned port_index,
-    const uint8_t *buf, size_t len, bool copy)
+    const uint8_t *buf, size_t len, uint8_t *inplace)
 {
 	struct ssock *s = out_sock(sv, via, to, port_index);
 	unsigned i;
@@ -122,11 +125,11 @@ queue_out(struct serve *sv, struct ssock *via, const struct netaddr *to, unsigne
 	if (s->nout == SERVE_BATCH)
 		flush(s);
 	i = s->nout++;
-	if (copy) {
+	if (inplace == NULL) {
 		memcpy(s->out_copy[i], buf, len);
-		buf = s->out_copy[i];
+		inplace = s->out_copy[i];
 	}
-	s->out_iov[i].iov_base = (void *)(uintptr_t)buf;
+	s->out_iov[i].iov_base = inplace;
 	s->out_iov[i].iov_len = len;
 	memset(&s->out[i], 0, sizeof s->out[i]);
 	s->out[i].msg_hdr.msg_iov = &s->out_iov[i];
@@ -144,7 +147,7 @@ drain_core(struct serve *sv, uint64_t now)
 	size_t n;
 
 	while ((n = server_output(&sv->core, now, buf, sizeof buf, &to, &pi)) > 0)
-		queue_out(sv, NULL, &to, pi, buf, n, true);
+		queue_out(sv, NULL, &to, pi, buf, n, NULL);
 }
 
 static void
@@ -198,7 +201,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			m = server_input(&sv->core, now, s->port_index, &from, sv->in_buf[i], len,
 			    &out, &to, &opi);
 			if (m > 0)
-				queue_out(sv, s, &to, opi, out, m, out != sv->in_buf[i]);
+				queue_out(sv, s, &to, opi, out, m, out == sv->in_buf[i] ? sv->in_buf[i] : NULL);
 		}
 		drain_core(sv, now);
 		flush_all(sv);
