@@ -610,6 +610,7 @@ amplification_bound_everywhere(void **state)
 	struct netaddr a = addr(1, 1), b = addr(2, 2);
 	struct rep ra, rb;
 	uint8_t buf[RV_MAX_PACKET];
+	static const uint8_t payload[64] = "payload";
 	uint32_t seed = 1;
 
 	start();
@@ -629,7 +630,7 @@ amplification_bound_everywhere(void **state)
 			m.auth.room_id ^= seed;		/* and some unknown rooms */
 		m.nameplate = 17;
 		m.seq = 1;
-		m.payload = buf;
+		m.payload = payload;
 		m.payload_len = (seed >> 12) % 64 + 1;
 		if (m.type >= 0x60) {
 			rv_relay_hdr_write(buf, m.type, m.auth.member, m.auth.room_id);
