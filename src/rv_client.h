@@ -19,6 +19,15 @@
  *     when now >= rv_client_deadline(&c): rv_client_on_timeout(&c, now)
  *     while (rv_client_next_event(&c, &ev)) handle ev
  * Nothing here allocates, reads a clock or touches a socket. All buffers are bounded.
+ *
+ * Notes for the peer:
+ *  - Send peer messages only after RV_EV_JOINED; they reach the other member once it is in the
+ *    room. Before leaving, wait for rv_client_peer_messages_acked() if the last one matters.
+ *  - A room ends when either member leaves, fails or goes silent: after GO, RV_EV_PEER_LEFT or
+ *    RV_EV_ERROR (SHUTTING_DOWN, NO_ROOM) only mean the server can no longer introduce or
+ *    relay; a direct path already working may carry on.
+ *  - RV_EV_PEER_LEFT with reason RV_LEFT_PAKE_FAILED means the other side's key exchange failed
+ *    (a wrong code): exit 3 like our own failure.
  */
 #ifndef PUNCHCAT_RV_CLIENT_H
 #define PUNCHCAT_RV_CLIENT_H
