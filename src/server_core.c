@@ -35,6 +35,8 @@ server_cfg_defaults(struct server_cfg *cfg)
 int
 server_init(struct server *s, const struct server_cfg *cfg, uint64_t now)
 {
+	unsigned ip_log2 = 10;
+
 	memset(s, 0, sizeof *s);
 	if (sodium_init() < 0 || cfg->max_rooms == 0 || cfg->max_rooms > SRV_MAX_ROOMS ||
 	    cfg->max_packet < RV_FIRST_LEN || cfg->max_packet > RV_MAX_PACKET ||
@@ -43,7 +45,10 @@ server_init(struct server *s, const struct server_cfg *cfg, uint64_t now)
 	s->cfg = *cfg;
 	if (srv_table_init(&s->table, cfg->max_rooms) != 0)
 		return -1;
-	if (ip_table_init(&s->ips, 16, cfg->ip_rate_per_min / 60.0, cfg->ip_burst,
+	/* per-IP buckets: twice the rooms, 1024 to 65536 entries */
+	while (ip_log2 < 16 && (1u << ip_log2) < 2 * cfg->max_rooms)
+		ip_log2++;
+	if (ip_table_init(&s->ips, ip_log2, cfg->ip_rate_per_min / 60.0, cfg->ip_burst,
 	    randombytes_random() | (uint64_t)randombytes_random() << 32) != 0) {
 		srv_table_free(&s->table);
 		return -1;
