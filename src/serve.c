@@ -3,8 +3,9 @@
  * all in server_core.c.
  *
  * Each listen address gets two UDP sockets: PORT (index 0: rendezvous and relay) and PORT+1
- * (index 1: mapping discovery). Datagrams are read with recvmmsg and written with sendmmsg in
- * batches of SERVE_BATCH; relayed packets are forwarded from the receive buffer itself.
+ * (index 1: mapping discovery). Datagrams are read with recvmmsg in batches of SERVE_BATCH and
+ * written with sendmmsg, or with UDP GSO for runs of relayed packets to one member; relayed
+ * packets are forwarded from the receive buffer itself.
  */
 #define _GNU_SOURCE 1
 #include "serve.h"
