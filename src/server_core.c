@@ -230,10 +230,13 @@ join_retransmit(struct server *s, const struct rv_msg *m, const struct netaddr *
 	}
 	if (r == NULL)
 		return -1;
-	for (uint8_t i = 0; i < r->nmembers; i++)
-		if (memcmp(r->m[i].nonce, m->nonce, RV_NONCE_LEN) == 0 &&
-		    netaddr_eq(&r->m[i].addr, from))
-			return (int)(srv_room_slot(&s->table, r) << 1 | i);
+	for (uint8_t i = 0; i < r->nmembers; i++) {
+		if (sodium_memcmp(r->m[i].nonce, m->nonce, RV_NONCE_LEN) != 0)
+			continue;
+		/* the same client (its NAT may have moved it since; the cookie proved the new address) */
+		r->m[i].addr = *from;
+		return (int)(srv_room_slot(&s->table, r) << 1 | i);
+	}
 	return -1;
 }
 

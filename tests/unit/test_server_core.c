@@ -275,6 +275,12 @@ retransmitted_join_same_membership(void **state)
 	assert_int_equal(r1.m.role, RV_ROLE_RESPONDER);
 	assert_int_equal(r2.m.auth.member, 1);
 	assert_int_equal(S.ctr.room_full, 0);
+	/* the same client from a new address (NAT rebinding between retransmissions) */
+	b = addr(2, 2223);
+	r2 = join(&b, 0, r1.m.nameplate, 2);
+	assert_int_equal(r2.m.auth.member, 1);
+	assert_true(netaddr_eq(&r2.m.addr, &b));
+	assert_int_equal(S.ctr.room_full, 0);
 }
 
 static void
