@@ -39,6 +39,7 @@ start_server_v --relay-rate 1T --relay-burst 1G --global-relay-rate 1T --relay-q
 	--ip-rate 1000000 --ip-burst 1000000
 : >"$tmp/relay"
 : >"$tmp/fwd"
+ticks0=$(awk '{print $14 + $15}' "/proc/$spid/stat")
 for i in $(seq "$runs"); do
 	# alternate the order so machine load hits both alike
 	if [ $((i % 2)) -eq 1 ]; then
@@ -49,7 +50,16 @@ for i in $(seq "$runs"); do
 		$other "$B" relay "127.0.0.1:$port" "$secs" >>"$tmp/relay"
 	fi
 done
+ticks1=$(awk '{print $14 + $15}' "/proc/$spid/stat")
+kill -USR1 "$spid"
+for _ in $(seq 100); do grep -q 'counters:' "$tmp/log" && break; sleep 0.05; done
+relayed=$(grep 'counters:' "$tmp/log" | tail -1 | tr ' ' '\n' | sed -n 's/^relayed_packets=//p')
 stop_server
+hz=$(getconf CLK_TCK)
+awk -v t=$((ticks1 - ticks0)) -v hz="$hz" -v n="$relayed" 'BEGIN {
+	us = t * 1e6 / hz / (n > 0 ? n : 1)
+	printf "server CPU per relayed packet %.2f us (%d packets): one core could relay %.0f pps = %.2f Gbit/s\n", us, n, 1e6 / us, 1e6 / us * 1200 * 8 / 1e9
+}'
 for k in pps MBps Gbps; do
 	r=$(field "relay_$k" <"$tmp/relay" | median)
 	f=$(field "forward_$k" <"$tmp/fwd" | median)
