@@ -328,12 +328,15 @@ better(const struct trav *t, int a, int b)
 }
 
 static void
-validated(struct trav *t, int i, unsigned sock, uint64_t rtt)
+validated(struct trav *t, uint64_t now, int i, unsigned sock, uint64_t rtt)
 {
 	struct trav_pair *pr = &t->pairs[i];
 
-	if (pr->valid && pr->sock == sock)
+	if (pr->valid && pr->sock == sock) {
+		if (i == t->best)
+			t->consent_last = now;	/* the chosen path still answers */
 		return;
+	}
 	pr->valid = true;
 	pr->sock = (uint16_t)sock;
 	pr->rtt = rtt;
@@ -341,6 +344,8 @@ validated(struct trav *t, int i, unsigned sock, uint64_t rtt)
 	if (t->best < 0 || better(t, i, t->best)) {
 		t->best = i;
 		t->best_gen++;
+		t->consent_last = now;
+		t->consent_next = now + TRAV_CONSENT_US;
 	}
 	t->state = TRAV_CONNECTED;
 	t->retry_at = TIME_NEVER;
@@ -401,7 +406,7 @@ on_response(struct trav *t, uint64_t now, unsigned sock, const struct netaddr *f
 		q->used = false;
 		i = add_pair(t, now, from, TRAV_PRFLX);
 		if (i >= 0)
-			validated(t, i, sock, now - q->sent_at);
+			validated(t, now, i, sock, now - q->sent_at);
 		return;
 	}
 	t->st.unmatched++;
@@ -474,6 +479,23 @@ advance(struct trav *t, uint64_t now)
 	}
 	if (t->state == TRAV_FAILED && now >= t->retry_at)
 		begin_round(t, now);
+	if (t->best >= 0 && now >= t->consent_last + TRAV_CONSENT_TIMEOUT_US) {
+		t->paths_lost++;
+		trav_path_lost(t, now);
+	}
+}
+
+/* Consent freshness: keep asking the chosen path whether it still works. */
+static bool
+poll_consent(struct trav *t, uint64_t now, struct trav_out *o)
+{
+	const struct trav_pair *pr;
+
+	if (t->best < 0 || now < t->consent_next)
+		return false;
+	pr = &t->pairs[t->best];
+	t->consent_next = now + TRAV_CONSENT_US;
+	return make_request(t, now, pr->sock, &pr->addr, o);
 }
 
 static bool
@@ -530,6 +552,8 @@ trav_poll(struct trav *t, uint64_t now, struct trav_out *o)
 		pr->sent++;
 		return true;
 	}
+	if (poll_consent(t, now, o))
+		return true;
 	return poll_birthday(t, now, o);
 }
 
@@ -564,6 +588,12 @@ trav_deadline(const struct trav *t)
 	}
 	if (t->state == TRAV_FAILED && t->retry_at < d)
 		d = t->retry_at;
+	if (t->best >= 0) {
+		if (t->consent_next < d)
+			d = t->consent_next;
+		if (t->consent_last + TRAV_CONSENT_TIMEOUT_US < d)
+			d = t->consent_last + TRAV_CONSENT_TIMEOUT_US;
+	}
 	return d;
 }
 

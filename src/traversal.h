@@ -54,6 +54,10 @@
 #define TRAV_BIRTHDAY_SOCKS	256
 #define TRAV_BIRTHDAY_RATE	100	/* random-port probes per second, easy side */
 #define TRAV_BIRTHDAY_REFRESH_US (UINT64_C(5) * 1000000)	/* hard side re-probes */
+/* Consent freshness on the chosen path (also its NAT keepalive): a request this often, and
+ * the path is dead when no response came for TRAV_CONSENT_TIMEOUT_US. */
+#define TRAV_CONSENT_US		(UINT64_C(500) * 1000)
+#define TRAV_CONSENT_TIMEOUT_US	(UINT64_C(3) * 1000000)
 
 enum trav_cand_type {
 	TRAV_HOST = 1,
@@ -138,6 +142,9 @@ struct trav {
 	unsigned n_pairs;
 	int best;			/* index into pairs, -1 none */
 	uint64_t best_gen;		/* bumped when the best path changes */
+	uint64_t consent_next;		/* next consent request on the best path */
+	uint64_t consent_last;		/* last response on the best path */
+	uint64_t paths_lost;		/* chosen paths that stopped answering */
 
 	struct trav_req reqs[TRAV_OUTSTANDING];
 	unsigned req_next;

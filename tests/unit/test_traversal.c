@@ -63,6 +63,8 @@ struct flight {
 static struct side S[2];
 static struct flight F[MAX_FLIGHT];
 static unsigned nflight;
+static bool blackhole;		/* the network drops everything */
+static uint64_t world_now;	/* run() continues from here */
 static const struct netaddr server = { .family = 4, .ip = { 198, 51, 100, 1 }, .port = 7430 };
 
 static struct netaddr
@@ -149,6 +151,8 @@ send_from(int from_side, const struct trav_out *o, uint64_t now)
 	if (s->sent < 8192)
 		s->sent_at[s->sent] = now;
 	s->sent++;
+	if (blackhole)
+		return;
 	/* Route: to the peer's public IP through its NAT, or to its host address directly when
 	 * both sit behind one NAT (same LAN); anything else is lost. */
 	if (d->nat != NAT_NONE && netaddr_same_ip(&o->to, &d->pub)) {
@@ -207,6 +211,8 @@ setup_world(enum nat_kind na, enum nat_kind nb, bool same_nat, bool relay_only_b
 
 	memset(S, 0, sizeof S);
 	nflight = 0;
+	blackhole = false;
+	world_now = 0;
 	handshake_pair();
 	S[0].nat = na;
 	S[1].nat = nb;
@@ -245,7 +251,7 @@ setup_world(enum nat_kind na, enum nat_kind nb, bool same_nat, bool relay_only_b
 static uint64_t
 run(uint64_t until, bool stop_when_connected)
 {
-	uint64_t now = 0;
+	uint64_t now = world_now;
 	struct trav_out o;
 
 	for (int steps = 0; steps < 2000000; steps++) {
@@ -258,7 +264,7 @@ run(uint64_t until, bool stop_when_connected)
 		}
 		if (stop_when_connected && trav_best(&S[0].t, NULL, NULL, NULL) &&
 		    trav_best(&S[1].t, NULL, NULL, NULL))
-			return now;
+			return world_now = now;
 		for (int i = 0; i < 2; i++) {
 			uint64_t d = trav_deadline(&S[i].t);
 
@@ -269,7 +275,7 @@ run(uint64_t until, bool stop_when_connected)
 			if (F[i].at < next)
 				next = F[i].at;
 		if (next == TIME_NEVER || next > until)
-			return until;
+			return world_now = until;
 		now = next > now ? next : now;
 		/* Deliver what has arrived; keep the rest in order. */
 		for (unsigned i = 0; i < nflight; i++) {
@@ -395,17 +401,28 @@ relay_only_side_stops_both(void **state)
 static void
 lost_path_is_found_again(void **state)
 {
-	uint64_t gen;
+	uint64_t gen, t0;
 
-	setup_world(NAT_NONE, NAT_NONE, false, false);
+	setup_world(NAT_NONE, NAT_PORT_RESTRICTED, false, false);
 	expect_direct(300 * US_PER_MS, TRAV_SRFLX);
 	gen = trav_generation(&S[0].t);
-	trav_path_lost(&S[0].t, 0);
+	/* Consent requests keep the path while it answers. */
+	t0 = run(world_now + 10 * US_PER_S, false);
+	assert_true(trav_best(&S[0].t, NULL, NULL, NULL));
+	assert_int_equal(trav_generation(&S[0].t), gen);
+	/* Then the path goes dark: both sides notice within the consent timeout. */
+	blackhole = true;
+	(void)run(t0 + TRAV_CONSENT_TIMEOUT_US + TRAV_CONSENT_US + US_PER_MS, false);
 	assert_false(trav_best(&S[0].t, NULL, NULL, NULL));
+	assert_false(trav_best(&S[1].t, NULL, NULL, NULL));
+	assert_int_equal(S[0].t.paths_lost, 1);
 	assert_true(trav_generation(&S[0].t) != gen);
 	assert_int_equal(trav_get_state(&S[0].t), TRAV_CHECKING);
-	(void)run(300 * US_PER_MS, true);
+	/* And it is found again when the network comes back. */
+	blackhole = false;
+	(void)run(world_now + 2 * US_PER_S, true);
 	assert_true(trav_best(&S[0].t, NULL, NULL, NULL));
+	assert_true(trav_best(&S[1].t, NULL, NULL, NULL));
 }
 
 static void
