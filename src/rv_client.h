@@ -40,7 +40,8 @@
 #define RV_TXQ_LEN 16
 /* Peer messages received in order and not yet taken by rv_client_next_event. */
 #define RV_RXQ_LEN 16
-#define RV_EVQ_LEN 16
+/* Events waiting for rv_client_next_event (room for every queued message and then some). */
+#define RV_EVQ_LEN 40
 
 struct rv_client_cfg {
 	uint32_t nameplate;		/* 0 = ask the server to allocate one */
@@ -127,10 +128,12 @@ struct rv_client {
 	uint8_t role, room_flags;
 	struct rv_auth auth;
 	struct netaddr reflexive[2];
-	bool peer_present;
+	bool peer_present, peer_joined_pending;
+	uint64_t discover_next;
 	/* reliable ordered peer messages: go-back-N, cumulative acks */
 	struct rv_txmsg txq[RV_TXQ_LEN];
 	unsigned txq_head, txq_count;
+	unsigned tx_sent;		/* queue entries sent in the current round */
 	uint32_t tx_next_seq;		/* seq of the next message queued */
 	uint32_t rx_next_seq;		/* next seq expected from the peer */
 	bool ack_due;
