@@ -122,8 +122,11 @@ on_keys(struct peer *p, uint64_t now)
 	}
 	p->pkt_ready = true;
 	stream_config_default(&cfg);
-	if (p->test_idle_us != 0)
+	if (p->test_idle_us != 0) {
 		cfg.idle_timeout_us = p->test_idle_us;
+		if (cfg.keepalive_us > p->test_idle_us / 3)
+			cfg.keepalive_us = p->test_idle_us / 3;	/* idle is not lost */
+	}
 	cfg.max_payload = STREAM_PAYLOAD_DEFAULT;
 	randombytes_buf(&cfg.seed, sizeof cfg.seed);
 	p->st = stream_new(&cfg, now);

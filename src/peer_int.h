@@ -69,6 +69,7 @@ struct sendq {
 struct peer_io {
 	bool in_eof;		/* stdin finished (EOF, or closed by the terminal rule) */
 	bool in_pollable;	/* stdin can be watched by the event loop */
+	bool in_ready;		/* the loop said stdin is readable */
 	bool in_tty;
 	bool in_regular;
 	uint64_t in_size;	/* size of a regular-file stdin, else 0 */

@@ -60,6 +60,8 @@ on_io(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (what & EV_WRITE)
 		p->io.out_blocked = false;
+	if (what & EV_READ)
+		p->io.in_ready = true;
 	peer_kick(p);
 }
 
@@ -134,7 +136,8 @@ in_finish(struct peer *p)
 	stream_shutdown_write(p->st);
 }
 
-/* stdin -> stream. Returns true when it stopped with more to do (slice used up). */
+/* stdin -> stream. Returns true when it stopped with more to do (slice used up). A pollable
+ * stdin is read only after the loop said it is readable: a terminal stays blocking. */
 static bool
 read_input(struct peer *p)
 {
@@ -143,9 +146,14 @@ read_input(struct peer *p)
 
 	while (!io->in_eof && moved < PEER_IO_SLICE) {
 		size_t len;
-		uint8_t *b = stream_write_reserve(p->st, &len);
+		uint8_t *b;
 		ssize_t n;
 
+		if (io->in_pollable && !io->in_ready) {
+			in_watch(p, true);
+			return false;
+		}
+		b = stream_write_reserve(p->st, &len);
 		if (b == NULL || len == 0) {
 			in_watch(p, false);	/* send buffer full: wait for acknowledgments */
 			return false;
@@ -157,8 +165,8 @@ read_input(struct peer *p)
 			stream_write_commit(p->st, (size_t)n);
 			io->bytes_in += (uint64_t)n;
 			moved += (size_t)n;
-			if (io->in_pollable && (size_t)n < len)
-				break;		/* drained for now */
+			if (io->in_pollable && ((size_t)n < len || io->in_tty))
+				io->in_ready = false;	/* drained for now */
 			continue;
 		}
 		if (n == 0) {
@@ -167,16 +175,15 @@ read_input(struct peer *p)
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			break;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			io->in_ready = false;
+			continue;
+		}
 		log_err("cannot read stdin: %s", strerror(errno));
 		in_finish(p);
 		return false;
 	}
-	if (io->in_eof)
-		return false;
-	in_watch(p, io->in_pollable);
-	return moved >= PEER_IO_SLICE || !io->in_pollable;
+	return !io->in_eof && moved >= PEER_IO_SLICE;
 }
 
 /* stream -> stdout. Returns true when it stopped with more to do. */
