@@ -93,4 +93,9 @@ report_summary(struct peer *p, uint64_t now)
 	log_verbose(1, "done: sent %" PRIu64 " bytes, received %" PRIu64 " bytes in %.2f s "
 	    "(%s/s), %" PRIu64 " bytes retransmitted, %s path", p->io.bytes_in, p->io.bytes_out,
 	    secs, rate, st.bytes_retransmitted, p->on_direct ? "direct" : "relay");
+	log_verbose(2, "stream: %" PRIu64 " packets sent, %" PRIu64 " received, %" PRIu64
+	    " lost (%" PRIu64 " spurious), %" PRIu64 " PTOs; srtt %" PRIu64 " us, min %" PRIu64
+	    " us; cwnd %" PRIu64 ", pacing %" PRIu64 " B/s; %" PRIu64 " datagrams not sent",
+	    st.packets_sent, st.packets_received, st.packets_lost, st.packets_spurious,
+	    st.pto_count, st.srtt_us, st.min_rtt_us, st.cwnd, st.pacing_rate, p->q.dropped);
 }
