@@ -37,7 +37,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 [ -x "$MAXRSS" ] || make -s tools >/dev/null || exit 1
 root=()
 [ "$(id -u)" -eq 0 ] && root=(--allow-root)
-"$PUNCHCAT" serve -l 127.0.0.1:0 "${root[@]}" 2>"$tmp/serve.log" &
+# Many JOINs from one address in a minute: lift the per-IP limits of a public server.
+"$PUNCHCAT" serve -l 127.0.0.1:0 --ip-rate 100000 --ip-burst 1000 "${root[@]}" \
+	2>"$tmp/serve.log" &
 pids+=($!)
 wait_for 5 grep -q 'listening on' "$tmp/serve.log" || { echo "bench-peer: no server" >&2; exit 1; }
 export PUNCHCAT_SERVER=127.0.0.1:$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$tmp/serve.log" | head -1)
@@ -48,10 +50,10 @@ punchcat_run() {
 	local code t0 t1
 	n=$((n + 1))
 	code="$((500 + n))-bench-run"
-	"$MAXRSS" "$tmp/rss.recv" "$PUNCHCAT" -v "$code" </dev/null >/dev/null 2>"$tmp/recv.log" &
+	"$MAXRSS" "$tmp/rss.recv" "$PUNCHCAT" -w 30 -v "$code" </dev/null >/dev/null 2>"$tmp/recv.log" &
 	local rpid=$!
 	t0=$(now)
-	head -c "${SIZE_MB}M" /dev/zero | "$MAXRSS" "$tmp/rss.send" "$PUNCHCAT" -v "$code" \
+	head -c "${SIZE_MB}M" /dev/zero | "$MAXRSS" "$tmp/rss.send" "$PUNCHCAT" -w 30 -v "$code" \
 		2>"$tmp/send.log"
 	wait "$rpid"
 	t1=$(now)
@@ -95,11 +97,11 @@ echo "peak RSS: sender median $(median <"$tmp/rss.s") KiB, receiver median $(med
 echo "== connect time: second peer's start -> its path lines, $CONNECT_RUNS runs"
 for i in $(seq "$CONNECT_RUNS"); do
 	code="$((700 + i))-bench-connect"
-	"$PUNCHCAT" -vv "$code" </dev/null >/dev/null 2>"$tmp/first.log" &
+	"$PUNCHCAT" -w 20 -vv "$code" </dev/null >/dev/null 2>"$tmp/first.log" &
 	fpid=$!
 	wait_for 5 grep -q 'in room' "$tmp/first.log"	# the first peer waits in its room
 	t0=$(now)
-	"$PUNCHCAT" -v "$code" </dev/null 2>&1 >/dev/null | while IFS= read -r line; do
+	"$PUNCHCAT" -w 20 -v "$code" </dev/null 2>&1 >/dev/null | while IFS= read -r line; do
 		case $line in
 		*"path: relay"*) echo "relay $(now)" >>"$tmp/times.$i" ;;
 		*"path: direct"*) echo "direct $(now)" >>"$tmp/times.$i" ;;

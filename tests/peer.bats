@@ -10,7 +10,8 @@ TOOLS=$BUILD/tests/tools
 setup() {
 	TMP=$(mktemp -d)
 	PIDS=()
-	"$PUNCHCAT" serve -l 127.0.0.1:0 --allow-root >"$TMP/serve.log" 2>&1 &
+	"$PUNCHCAT" serve -l 127.0.0.1:0 --allow-root --ip-rate 6000 --ip-burst 100 \
+		>"$TMP/serve.log" 2>&1 &
 	SERVE_PID=$!
 	wait_for 5 grep -q 'listening on' "$TMP/serve.log" || {
 		cat "$TMP/serve.log" >&2
