@@ -57,7 +57,8 @@ punchcat_run() {
 	local src=${PIPESTATUS[1]} rrc=0
 	wait "$rpid" || rrc=$?
 	t1=$(now)
-	if [ "$src" -ne 0 ] || [ "$rrc" -ne 0 ]; then
+	if [ "$src" -ne 0 ] || [ "$rrc" -ne 0 ] ||
+		! grep -q "received $((SIZE_MB << 20)) bytes" "$tmp/recv.log"; then
 		echo "bench-peer: run $n failed (sender $src, receiver $rrc); not counted" >&2
 		sed 's/^/    send: /' "$tmp/send.log" >&2
 		sed 's/^/    recv: /' "$tmp/recv.log" >&2
