@@ -113,6 +113,8 @@ path_on_datagram(struct peer *p, uint64_t now, unsigned sock, const struct netad
 	n = pkt_open(&p->pkt, now, buf, len, &pn);
 	if (n < 0)
 		return;
+	if (relayed)
+		rv_client_relay_verified(&p->rv, now);	/* the room holds our peer */
 	(void)stream_on_packet(p->st, now, pn, buf + PKT_HDR_LEN, (size_t)n);
 }
 
@@ -140,6 +142,8 @@ path_send(struct peer *p, uint64_t now)
 {
 	if (p->st == NULL || !p->pkt_ready || !p->have_path)
 		return;
+	if (!p->on_direct && !rv_client_relay_ok(&p->rv))
+		return;		/* re-joining after a server restart: the stream waits */
 	for (unsigned i = 0; i < 100000; i++) {
 		uint8_t *b;
 		size_t n;
