@@ -303,11 +303,11 @@ on_rv_event(struct peer *p, uint64_t now, const struct rv_event *ev)
 		    " again", rv_error_str(ev->error), ev->nameplate);
 		break;
 	case RV_EV_RESUMED:
+		/* The stream's own timers resend what was lost (not stream_path_changed: that
+		 * would restart the idle clock, and a stranger forcing resumes must not keep a
+		 * dead connection alive past the idle timeout). */
 		log_verbose(1, "rendezvous: back in a room on nameplate %" PRIu32 "; relay resumed",
 		    ev->nameplate);
-		/* a new relay room is a new path: probe it now rather than at a backed-off PTO */
-		if (p->st != NULL && !p->on_direct)
-			stream_path_changed(p->st, now);
 		break;
 	case RV_EV_ERROR:
 		if (p->phase == PH_CONNECTED) {
