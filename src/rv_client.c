@@ -598,16 +598,17 @@ rv_client_deadline(const struct rv_client *c)
 }
 
 /*
- * A resumed room is trusted once a relayed packet authenticated. While we use the relay and
- * nothing authenticated comes back, a stranger may hold the room: after VERIFY_MISSES such
- * ticks, leave it and join again (our peer is retrying too and may get in first).
+ * A resumed room is trusted once a relayed packet authenticated. When we used the relay and
+ * nothing authenticated came back for VERIFY_MISSES ticks, a stranger may hold the room: leave
+ * it and join again (our peer is retrying too and may get in first).
  */
 static void
 verify_tick(struct rv_client *c, uint64_t now)
 {
+	/* every tick since the peer arrived counts once we used the relay in this room (a peer
+	 * on a direct path never does), however rarely a backed-off stream sends */
 	if (c->relay_tx != c->relay_tx_seen)
 		c->verify_misses++;
-	c->relay_tx_seen = c->relay_tx;
 	c->verify_next = now + VERIFY_TICK_US;
 	if (c->verify_misses < VERIFY_MISSES)
 		return;

@@ -152,8 +152,8 @@ struct rv_client {
 	uint64_t resumed_at;			/* when the current resumed room got both members */
 	uint64_t resumes;			/* rooms re-joined (statistics, tests) */
 	uint64_t verify_next;			/* next check of an unverified resumed room */
-	uint64_t relay_tx, relay_tx_seen;	/* envelopes wrapped; count at the last check */
-	unsigned verify_misses;			/* checks with relay use and nothing authenticated */
+	uint64_t relay_tx, relay_tx_seen;	/* envelopes wrapped; count when the peer came */
+	unsigned verify_misses;			/* ticks with relay use, nothing authenticated */
 	struct rv_auth stale_auth;		/* a room we leave while resuming (LEAVE once) */
 	uint64_t dropped;			/* malformed or unexpected datagrams */
 	enum rv_client_state state;

@@ -491,7 +491,10 @@ relay_once(struct node *from, struct node *to, uint8_t fill)
 	if (n == 0)
 		return false;
 	w_to_server(&W, from, 0, buf, n);
-	return to->relay_rx_count == before + 1 && to->relay_rx[0] == fill;
+	if (to->relay_rx_count != before + 1 || to->relay_rx[0] != fill)
+		return false;
+	rv_client_relay_verified(&to->c, W.now);	/* as the shell does once it opened */
+	return true;
 }
 
 /* The server process restarts: all rooms, tokens and cookie secrets are gone. */
@@ -626,6 +629,29 @@ keepalive_or_shutdown_resumes(void **state)
 	assert_int_equal(count_events(b, RV_EV_RESUMED), 1);
 }
 
+/* Peers on a direct path never use the relay: their resumed room is kept unverified. */
+static void
+direct_peers_keep_resumed_room(void **state)
+{
+	struct node *a, *b;
+
+	pair(&a, &b);
+	drain(a);
+	drain(b);
+	rv_client_allow_resume(&a->c);
+	rv_client_allow_resume(&b->c);
+	restart_server();
+	w_run(&W, 25 * US_PER_S, 100 * US_PER_MS);	/* the keepalives meet NO_ROOM */
+	assert_int_equal(a->c.resumes, 1);
+	assert_int_equal(b->c.resumes, 1);
+	assert_true(a->c.resume_unverified);
+	w_run(&W, 60 * US_PER_S, 100 * US_PER_MS);
+	assert_int_equal(a->c.resumes, 1);
+	assert_int_equal(b->c.resumes, 1);
+	assert_int_equal(W.s.table.nrooms, 1);
+	assert_int_equal(a->c.auth.room_id, b->c.auth.room_id);
+}
+
 /*
  * A stranger takes the nameplate while the server is down: one peer lands in its room, the
  * other is refused (room full). The peers keep retrying; the one with the stranger sees
@@ -662,10 +688,6 @@ stranger_in_resumed_room(void **state)
 		w_pump(&W);
 		ab = relay_once(a, b, 0x43);
 		ba = relay_once(b, a, 0x44);
-		if (ab)
-			rv_client_relay_verified(&b->c, W.now);
-		if (ba)
-			rv_client_relay_verified(&a->c, W.now);
 		met = ab && ba;
 	}
 	assert_true(met);			/* within 10 s, well inside the idle timeout */
@@ -708,6 +730,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(forged_server_messages_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_restart_resumes_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(keepalive_or_shutdown_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(direct_peers_keep_resumed_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(stranger_in_resumed_room, setup, teardown),
 	};
 
