@@ -18,6 +18,8 @@
 #define CLOSING_GAP_US (100 * US_PER_MS)
 #define REBIND_MIN_GAP_US (1 * US_PER_S)
 #define VERIFY_TICK_US (1 * US_PER_S)
+/* The relay quiet this long after it carried our peer's packets: ask the server (doubling). */
+#define SILENCE_PROBE_US (1 * US_PER_S)
 /* Ticks with relay use and no authenticated relayed packet before a resumed room is left. */
 #define VERIFY_MISSES ((unsigned)(RV_RESUME_VERIFY_US / VERIFY_TICK_US))
 
@@ -44,6 +46,7 @@ rv_client_init(struct rv_client *c, const struct rv_client_cfg *cfg, uint64_t no
 	c->closing_next = TIME_NEVER;
 	c->rebind_last = TIME_NEVER;
 	c->verify_next = TIME_NEVER;
+	c->silence_probe_next = TIME_NEVER;
 	if (cfg->nameplate > RV_NAMEPLATE_MAX ||
 	    (cfg->claim_only && cfg->nameplate == 0)) {
 		struct rv_event *ev = &c->evq[0];
@@ -177,6 +180,7 @@ start_resume(struct rv_client *c, uint64_t now, enum rv_error why)
 	c->ack_due = false;
 	c->keepalive_now = false;
 	c->keepalive_next = TIME_NEVER;
+	c->silence_probe_next = TIME_NEVER;
 	ev = push_event(c, RV_EV_RESUMING);
 	if (ev != NULL)
 		ev->error = why;
@@ -523,6 +527,13 @@ output_in_room(struct rv_client *c, uint64_t now, uint8_t *buf, size_t cap, unsi
 		*pi = 1;
 		return rv_encode(&m, buf, cap);
 	}
+	if (now >= c->silence_probe_next) {
+		/* is our room still there? (a restarted server answers NO_ROOM) */
+		c->silence_gap *= 2;
+		c->silence_probe_next = c->silence_gap < RV_KEEPALIVE_US ? now + c->silence_gap :
+		    TIME_NEVER;
+		c->keepalive_now = true;
+	}
 	if (c->keepalive_now || now >= c->keepalive_next) {
 		c->keepalive_now = false;
 		c->keepalive_next = now + RV_KEEPALIVE_US;
@@ -588,6 +599,7 @@ rv_client_deadline(const struct rv_client *c)
 			d = min64(d, c->ready_next);
 		if (c->resume_unverified && c->peer_present)
 			d = min64(d, c->verify_next);
+		d = min64(d, c->silence_probe_next);
 		break;
 	case RV_ST_CLOSED:
 		if (c->closing_left > 0)
@@ -712,9 +724,12 @@ rv_client_resume(struct rv_client *c, uint64_t now)
 void
 rv_client_relay_verified(struct rv_client *c, uint64_t now)
 {
-	(void)now;
 	c->resume_unverified = false;
 	c->verify_next = TIME_NEVER;
+	if (c->resumable && c->state == RV_ST_IN_ROOM) {
+		c->silence_gap = SILENCE_PROBE_US;
+		c->silence_probe_next = now + SILENCE_PROBE_US;
+	}
 }
 
 bool

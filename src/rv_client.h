@@ -32,7 +32,9 @@
  *    RV_EV_RESUMING, then RV_EV_RESUMED with the new room. The relay is off in between. Peer
  *    messages keep their sequence numbers across rooms (the server never looks at them).
  *    Call rv_client_relay_verified() for every relayed packet that authenticated: a resumed
- *    room that carries none (a stranger took the nameplate) is left and joined again.
+ *    room that carries none (a stranger took the nameplate) is left and joined again; and when
+ *    the relay goes quiet the client asks the server with a KEEPALIVE (after 1 s, 2 s, 4 s
+ *    ...), so even a peer that only receives learns of a restart within about a second.
  *  - RV_EV_PEER_LEFT with reason RV_LEFT_PAKE_FAILED means the other side's key exchange failed
  *    (a wrong code): exit 3 like our own failure.
  */
@@ -152,6 +154,7 @@ struct rv_client {
 	uint64_t resumed_at;			/* when the current resumed room got both members */
 	uint64_t resumes;			/* rooms re-joined (statistics, tests) */
 	uint64_t verify_next;			/* next check of an unverified resumed room */
+	uint64_t silence_probe_next, silence_gap;	/* KEEPALIVE when the relay went quiet */
 	uint64_t relay_tx, relay_tx_seen;	/* envelopes wrapped; count when the peer came */
 	unsigned verify_misses;			/* ticks with relay use, nothing authenticated */
 	struct rv_auth stale_auth;		/* a room we leave while resuming (LEAVE once) */

@@ -629,6 +629,35 @@ keepalive_or_shutdown_resumes(void **state)
 	assert_int_equal(count_events(b, RV_EV_RESUMED), 1);
 }
 
+/* When the relay goes quiet, a KEEPALIVE asks the server: a restart is found within a second
+ * even by a peer that only receives (and sends nothing to be answered with NO_ROOM). */
+static void
+quiet_relay_finds_restart(void **state)
+{
+	struct node *a, *b;
+	unsigned ka;
+
+	pair(&a, &b);
+	drain(a);
+	drain(b);
+	rv_client_allow_resume(&a->c);
+	rv_client_allow_resume(&b->c);
+	assert_true(relay_once(a, b, 0x41));
+	assert_true(relay_once(b, a, 0x42));
+	restart_server();
+	w_run(&W, 1500 * US_PER_MS, 10 * US_PER_MS);
+	assert_int_equal(a->c.resumes, 1);
+	assert_int_equal(b->c.resumes, 1);
+	assert_true(relay_once(a, b, 0x43));
+	assert_true(relay_once(b, a, 0x44));
+	/* a quiet relay (the peers went direct) costs a few probes, then the usual keepalives */
+	ka = a->sent[RV_KEEPALIVE];
+	w_run(&W, 100 * US_PER_S, 100 * US_PER_MS);
+	assert_true(a->sent[RV_KEEPALIVE] - ka >= 5);
+	assert_true(a->sent[RV_KEEPALIVE] - ka <= 5 + 6);
+	assert_int_equal(a->c.resumes, 1);
+}
+
 /* Peers on a direct path never use the relay: their resumed room is kept unverified. */
 static void
 direct_peers_keep_resumed_room(void **state)
@@ -730,6 +759,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(forged_server_messages_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_restart_resumes_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(keepalive_or_shutdown_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(quiet_relay_finds_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(direct_peers_keep_resumed_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(stranger_in_resumed_room, setup, teardown),
 	};
