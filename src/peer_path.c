@@ -43,6 +43,7 @@ use_relay(struct peer *p, uint64_t now)
 		return;
 	}
 	p->have_path = true;
+	rv_client_relay_in_use(&p->rv, true);
 	stream_set_max_payload(p->st, STREAM_PAYLOAD_DEFAULT);
 	report_path(p, false, &p->server);
 }
@@ -70,6 +71,7 @@ path_update(struct peer *p, uint64_t now)
 			return;
 		p->on_direct = true;
 		p->have_path = true;
+		rv_client_relay_in_use(&p->rv, false);
 		p->direct_sock = sock;
 		p->direct_to = to;
 		p->direct_since = now;

@@ -617,9 +617,9 @@ rv_client_deadline(const struct rv_client *c)
 static void
 verify_tick(struct rv_client *c, uint64_t now)
 {
-	/* every tick since the peer arrived counts once we used the relay in this room (a peer
-	 * on a direct path never does), however rarely a backed-off stream sends */
-	if (c->relay_tx != c->relay_tx_seen)
+	/* every tick since the peer arrived counts while our stream is on the relay, or once we
+	 * sent through it in this room (a peer on a direct path does neither) */
+	if (c->relay_in_use || c->relay_tx != c->relay_tx_seen)
 		c->verify_misses++;
 	c->verify_next = now + VERIFY_TICK_US;
 	if (c->verify_misses < VERIFY_MISSES)
@@ -730,6 +730,12 @@ rv_client_relay_verified(struct rv_client *c, uint64_t now)
 		c->silence_gap = SILENCE_PROBE_US;
 		c->silence_probe_next = now + SILENCE_PROBE_US;
 	}
+}
+
+void
+rv_client_relay_in_use(struct rv_client *c, bool on)
+{
+	c->relay_in_use = on;
 }
 
 bool

@@ -156,7 +156,7 @@ struct rv_client {
 	uint64_t verify_next;			/* next check of an unverified resumed room */
 	uint64_t silence_probe_next, silence_gap;	/* KEEPALIVE when the relay went quiet */
 	uint64_t relay_tx, relay_tx_seen;	/* envelopes wrapped; count when the peer came */
-	unsigned verify_misses;			/* ticks with relay use, nothing authenticated */
+	unsigned verify_misses;			/* ticks on the relay, nothing authenticated */
 	struct rv_auth stale_auth;		/* a room we leave while resuming (LEAVE once) */
 	uint64_t dropped;			/* malformed or unexpected datagrams */
 	enum rv_client_state state;
@@ -185,6 +185,7 @@ struct rv_client {
 	bool resuming;				/* re-joining the nameplate after losing the room */
 	bool resume_unverified;			/* resumed room: no authenticated relay packet yet */
 	bool stale_leave;			/* send LEAVE with stale_auth */
+	bool relay_in_use;			/* rv_client_relay_in_use() */
 };
 
 void rv_client_init(struct rv_client *c, const struct rv_client_cfg *cfg, uint64_t now);
@@ -237,6 +238,9 @@ void rv_client_allow_resume(struct rv_client *c);
 int rv_client_resume(struct rv_client *c, uint64_t now);
 /* A relayed packet of the current room authenticated end to end (the room holds our peer). */
 void rv_client_relay_verified(struct rv_client *c, uint64_t now);
+/* The caller sends its stream over the relay (true) or a direct path (false): a resumed room
+ * must then prove itself with an authenticated packet, even to a peer that only receives. */
+void rv_client_relay_in_use(struct rv_client *c, bool on);
 
 /* True in a room whose server relays (relay wrap is possible). */
 bool rv_client_relay_ok(const struct rv_client *c);
