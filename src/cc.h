@@ -69,6 +69,7 @@ struct cc_bbr {
 	uint64_t lt_start_time, lt_start_delivered, lt_start_round;	/* evidence window */
 	uint64_t lt_bw;			/* policed rate, bytes/s; 0 = not policed */
 	uint64_t lt_until, lt_round_until;	/* hold lt_bw until both have passed */
+	uint64_t lt_last_end;		/* when the last hold ended */
 	unsigned lt_holds;		/* consecutive detections (doubles the hold) */
 	double pacing_gain, cwnd_gain;
 	unsigned mode, cycle_index, full_bw_count, extra_acked_slot;

@@ -24,7 +24,9 @@
  * cycle, if packets sent at gain >= 1 lost >= 3 % and packets sent at 0.75 lost less than a
  * quarter of that fraction (with enough packets that random loss cannot look like this), the
  * delivery rate over the window is the policed rate: pace at it (gain 1, no probing) for at
- * least 48 rounds and 1 s, doubled on each consecutive detection up to 8 s, then probe again.
+ * least 48 rounds and 1 s, doubled on each detection (up to 8 s) that follows the last hold
+ * by less than 16 s, then probe again. While held, losses of 1 % or more lower the rate to the
+ * delivery rate of that time (the bucket is empty then, so it is the policed rate).
  * STARTUP, whose doubling would lose most of what it sends into a policer once the bucket is
  * empty, also ends on a round that lost >= 20 % (random loss that high is out of scope), with
  * the bandwidth estimate capped at that round's delivery rate.
@@ -54,12 +56,14 @@ enum { BBR_CLS_IGNORE, BBR_CLS_LOW, BBR_CLS_HIGH };	/* rate class of a send-time
 #define BBR_LT_HIGH_LOSS 0.03		/* loss at gain >= 1 that may be a policer's */
 #define BBR_LT_HIGH_PKTS 100		/* packets at gain >= 1 before judging */
 #define BBR_LT_EXPECT_PKTS 16		/* losses random loss would give at 0.75, at least */
-#define BBR_LT_MAX_ROUNDS 64		/* an evidence window longer than this starts over */
+#define BBR_LT_MAX_ROUNDS 64		/* an evidence window longer than this and ... */
+#define BBR_LT_MAX_US UINT64_C(1000000)	/* ... than this starts over */
 #define BBR_LT_HELD_ROUNDS 4		/* while held, lt_bw is refined over this many rounds */
 #define BBR_LT_HELD_LOSS 0.01		/* ... when they lost this fraction */
 #define BBR_LT_HOLD_ROUNDS 48
 #define BBR_LT_HOLD_US UINT64_C(1000000)
 #define BBR_LT_MAX_DOUBLINGS 3
+#define BBR_LT_FORGET_US UINT64_C(16000000)	/* no policer found for this long: 1 s again */
 
 static const double cycle_gain[BBR_CYCLE_LEN] = { 1.25, 0.75, 1, 1, 1, 1, 1, 1 };
 
@@ -274,10 +278,14 @@ lt_enter(struct cc *c, const struct cc_ack *a)
 	struct cc_bbr *b = &c->u.bbr;
 	uint64_t rate = (a->delivered - b->lt_start_delivered) * 1000000 /
 	    (a->now - b->lt_start_time);
-	unsigned shift = b->lt_holds < BBR_LT_MAX_DOUBLINGS ? b->lt_holds : BBR_LT_MAX_DOUBLINGS;
+	unsigned shift;
 
 	if (rate == 0)
 		return;
+	/* A policer found again soon after a hold: hold longer. */
+	if (a->now > b->lt_last_end + BBR_LT_FORGET_US)
+		b->lt_holds = 0;
+	shift = b->lt_holds < BBR_LT_MAX_DOUBLINGS ? b->lt_holds : BBR_LT_MAX_DOUBLINGS;
 	if (rate > minmax_get(&b->bw))
 		rate = minmax_get(&b->bw);
 	b->lt_bw = rate;
@@ -330,6 +338,7 @@ lt_check(struct cc *c, const struct cc_ack *a)
 	if (b->lt_bw > 0) {
 		if (a->now >= b->lt_until && b->round_count >= b->lt_round_until) {
 			b->lt_bw = 0;
+			b->lt_last_end = a->now;
 			lt_reset_window(b, a);
 		} else if (b->round_count >= b->lt_start_round + BBR_LT_HELD_ROUNDS) {
 			lt_refine(c, a);
@@ -340,14 +349,14 @@ lt_check(struct cc *c, const struct cc_ack *a)
 		return;
 	hi_loss = (double)b->cls_lost[BBR_CLS_HIGH] / (double)hi_n;
 	if (hi_loss < BBR_LT_HIGH_LOSS) {
-		b->lt_holds = 0;	/* not policed (any more) */
 		lt_reset_window(b, a);
 		return;
 	}
 	/* What random loss at hi_loss would have lost of the packets sent at 0.75. */
 	expect = hi_loss * (double)lo_n;
 	if (expect < BBR_LT_EXPECT_PKTS * (double)c->mss) {
-		if (b->round_count > b->lt_start_round + BBR_LT_MAX_ROUNDS)
+		if (b->round_count > b->lt_start_round + BBR_LT_MAX_ROUNDS &&
+		    a->now > b->lt_start_time + BBR_LT_MAX_US)
 			lt_reset_window(b, a);
 		return;
 	}
