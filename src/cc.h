@@ -59,7 +59,7 @@ struct cc_bbr {
 	/* Policer handling (see cc_bbr.c). */
 	uint64_t round_start_time, round_start_delivered, delivered;
 	uint64_t round_lost, round_acked;	/* bytes, this round (STARTUP exit on loss) */
-	uint64_t loss_exit_time, loss_exit_delivered;
+	uint64_t loss_exit_time, loss_exit_delivered, last_rtt;
 	struct {
 		uint64_t start;		/* send time the phase began */
 		uint8_t cls;		/* BBR_CLS_* */

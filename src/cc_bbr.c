@@ -32,9 +32,6 @@
  * the bandwidth estimate capped at that round's delivery rate.
  */
 #include <string.h>
-#ifdef BBR_DEBUG
-#include <stdio.h>
-#endif
 
 #include "cc.h"
 
@@ -179,6 +176,11 @@ check_startup_loss(struct cc *c, uint64_t now)
 	    (double)lost < BBR_STARTUP_LOSS * (double)total)
 		return;
 	b->filled_pipe = true;
+	/* Behind a queue the drops are the queue's, and it keeps delivering while we drain:
+	 * the model's bandwidth is right. A policer queues nothing: the RTT stays low. */
+	if (b->min_rtt == UINT64_MAX ||
+	    b->last_rtt > b->min_rtt + b->min_rtt / 4 + BBR_STARTUP_QUEUE_US)
+		return;
 	b->loss_exit_time = now;
 	b->loss_exit_delivered = b->delivered;
 	if (now <= b->round_start_time)
@@ -188,18 +190,21 @@ check_startup_loss(struct cc *c, uint64_t now)
 		minmax_reset(&b->bw, b->round_count, rate);
 }
 
-/* A round after a STARTUP exit on loss, the delivery rate since the exit is the policed rate
- * (the bucket is empty; what the round before the exit delivered included its burst). */
+/* After a STARTUP exit on loss, until what was sent after the exit is acknowledged, the
+ * acknowledgments are of packets sent at STARTUP's rate: their delivery rate is the
+ * bottleneck's (a policer's bucket is empty by then; the round before the exit delivered its
+ * burst too). Called before the acknowledgment of the first packet sent after the exit is
+ * counted. */
 static void
-cap_after_startup_loss(struct cc *c, uint64_t now)
+cap_after_startup_loss(struct cc *c, const struct cc_ack *a)
 {
 	struct cc_bbr *b = &c->u.bbr;
 	uint64_t rate;
 
-	if (b->loss_exit_time == 0 || now <= b->loss_exit_time ||
-	    now - b->loss_exit_time < b->min_rtt)
+	if (b->loss_exit_time == 0 || a->largest_sent_time < b->loss_exit_time ||
+	    a->now <= b->loss_exit_time)
 		return;
-	rate = (b->delivered - b->loss_exit_delivered) * 1000000 / (now - b->loss_exit_time);
+	rate = (b->delivered - b->loss_exit_delivered) * 1000000 / (a->now - b->loss_exit_time);
 	b->loss_exit_time = 0;
 	if (rate > 0 && rate < bbr_bw(c))
 		minmax_reset(&b->bw, b->round_count, rate);
@@ -213,9 +218,10 @@ update_round(struct cc *c, const struct cc_ack *a)
 	b->round_start = false;
 	b->round_acked += a->acked_bytes;
 	b->delivered = a->delivered;
+	if (a->rtt_us > 0)
+		b->last_rtt = a->rtt_us;
 	if (a->prior_delivered >= b->next_round_delivered) {
 		check_startup_loss(c, a->now);
-		cap_after_startup_loss(c, a->now);
 		b->next_round_delivered = a->delivered;
 		b->round_count++;
 		b->round_start = true;
@@ -563,6 +569,7 @@ cc_bbr_on_ack(struct cc *c, const struct cc_ack *a)
 	struct cc_bbr *b = &c->u.bbr;
 
 	b->cls_acked[phase_of(b, a->largest_sent_time)] += a->acked_bytes;
+	cap_after_startup_loss(c, a);
 	update_round(c, a);
 	update_bw(c, a);
 	update_extra_acked(c, a);
@@ -574,14 +581,6 @@ cc_bbr_on_ack(struct cc *c, const struct cc_ack *a)
 	set_pacing_rate(c);
 	set_cwnd(c, a);
 	phase_mark(b, a->now, current_class(b));
-#ifdef BBR_DEBUG
-	if (b->round_start)
-		fprintf(stderr, "%.3f mode %u gain %.2f bw %llu lt %llu hi %llu/%llu lo %llu/%llu\n",
-		    a->now / 1e6, b->mode, b->pacing_gain, (unsigned long long)bbr_bw(c),
-		    (unsigned long long)b->lt_bw, (unsigned long long)b->cls_lost[2],
-		    (unsigned long long)b->cls_acked[2], (unsigned long long)b->cls_lost[1],
-		    (unsigned long long)b->cls_acked[1]);
-#endif
 }
 
 void
