@@ -25,8 +25,9 @@
  * quarter of that fraction (with enough packets that random loss cannot look like this), the
  * delivery rate over the window is the policed rate: pace at it (gain 1, no probing) for at
  * least 48 rounds and 1 s, doubled on each detection (up to 8 s) that follows the last hold
- * by less than 16 s, then probe again. While held, losses of 1 % or more lower the rate to the
- * delivery rate of that time (the bucket is empty then, so it is the policed rate).
+ * by less than 16 s, then probe again. While held, losses of 1 % or more (over 4 rounds and
+ * 100 ms) lower the rate towards the delivery rate of that time (the bucket is empty then, so
+ * it is the policed rate), by at most 1/8 at a time.
  * STARTUP, whose doubling would lose most of what it sends into a policer once the bucket is
  * empty, also ends on a round that lost >= 20 % (random loss that high is out of scope), with
  * the bandwidth estimate capped at that round's delivery rate.
@@ -56,6 +57,7 @@ enum { BBR_CLS_IGNORE, BBR_CLS_LOW, BBR_CLS_HIGH };	/* rate class of a send-time
 #define BBR_LT_MAX_ROUNDS 64		/* an evidence window longer than this and ... */
 #define BBR_LT_MAX_US UINT64_C(1000000)	/* ... than this starts over */
 #define BBR_LT_HELD_ROUNDS 4		/* while held, lt_bw is refined over this many rounds */
+#define BBR_LT_HELD_US UINT64_C(100000)	/* ... and this long */
 #define BBR_LT_HELD_LOSS 0.01		/* ... when they lost this fraction */
 #define BBR_LT_HOLD_ROUNDS 48
 #define BBR_LT_HOLD_US UINT64_C(1000000)
@@ -317,7 +319,11 @@ lt_refine(struct cc *c, const struct cc_ack *a)
 	if ((double)lost >= BBR_LT_HELD_LOSS * (double)n) {
 		rate = (a->delivered - b->lt_start_delivered) * 1000000 /
 		    (a->now - b->lt_start_time);
-		if (rate > 0 && rate < b->lt_bw) {
+		/* At most 1/8 at a time: losses that are not the policer's (a busy relay's
+		 * socket buffer) make a short window's rate noisy. */
+		if (rate < b->lt_bw - b->lt_bw / 8)
+			rate = b->lt_bw - b->lt_bw / 8;
+		if (rate < b->lt_bw) {
 			b->lt_bw = rate;
 			minmax_reset(&b->bw, b->round_count, rate);
 		}
@@ -346,7 +352,8 @@ lt_check(struct cc *c, const struct cc_ack *a)
 			b->lt_bw = 0;
 			b->lt_last_end = a->now;
 			lt_reset_window(b, a);
-		} else if (b->round_count >= b->lt_start_round + BBR_LT_HELD_ROUNDS) {
+		} else if (b->round_count >= b->lt_start_round + BBR_LT_HELD_ROUNDS &&
+		    a->now >= b->lt_start_time + BBR_LT_HELD_US) {
 			lt_refine(c, a);
 		}
 		return;
