@@ -94,7 +94,7 @@ policed(uint64_t rtt_us, uint64_t seconds)
 	sim_run_until(&sim, seconds * SEC);
 	stream_get_stats(sim.node[0].s, &st);
 	goodput = (double)sim.node[1].received / (double)seconds;
-	printf("| %4llu ms | %8.2f MB/s | %11.1f %% | %12.1f %% | %12llu |\n",
+	printf("| %4llu ms | %8.2f MB/s | %9.1f %% | %11.1f %% | %13llu |\n",
 	    (unsigned long long)(rtt_us / 1000), goodput / 1e6, goodput / (double)rate * 100,
 	    (double)st.bytes_retransmitted / (double)sim.node[1].received * 100,
 	    (unsigned long long)sim.link[0].dropped_police);
