@@ -59,8 +59,8 @@ policed_run(uint64_t rtt_us, uint64_t seconds)
 	sim_free(&sim);
 }
 
-static void test_policed_10ms(void **state) { policed_run(10 * MS, 25); }
-static void test_policed_50ms(void **state) { policed_run(50 * MS, 25); }
+static void test_policed_10ms(void **state) { policed_run(10 * MS, 20); }
+static void test_policed_50ms(void **state) { policed_run(50 * MS, 20); }
 
 int
 main(void)
