@@ -11,6 +11,7 @@
  * Seeded (xoshiro256**): the same seed and the same input give the same decisions.
  *
  * Usage: wanem [-s SEED] IF_A IF_B [SCOPE] [PARAM VALUE...]...
+ *   (the seed may also be given as PARAM "seed N"; default 1)
  *   SCOPE is "both" (the default), "ab" (IF_A to IF_B only) or "ba"; it applies to the PARAMs
  *   that follow it. PARAMs:
  *     delay MS        one-way delay (fractions allowed)
@@ -371,7 +372,7 @@ static double parse_rate(const char *s)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: wanem [-s SEED] IF_A IF_B [both|ab|ba] [delay MS] [jitter MS] "
+	fprintf(stderr, "usage: wanem [-s SEED] IF_A IF_B [both|ab|ba] [seed N] [delay MS] [jitter MS] "
 			"[loss PCT] [gemodel P R [BAD [GOOD]]] [duplicate PCT] [reorder PCT [GAP_MS]] "
 			"[rate RATE] [limit BYTES]\n");
 	exit(2);
@@ -461,6 +462,11 @@ static void parse_args(int argc, char **argv, struct dir *dirs, uint64_t *seed,
 		dirs[j].p.ge_bad = 1;
 	}
 	while (i < argc) {
+		if (strcmp(argv[i], "seed") == 0 && i + 1 < argc) {
+			*seed = (uint64_t)parse_double(argv[i + 1], 0, 1e18, "seed");
+			i += 2;
+			continue;
+		}
 		if (strcmp(argv[i], "both") == 0 || strcmp(argv[i], "ab") == 0 ||
 		    strcmp(argv[i], "ba") == 0) {
 			ab = strcmp(argv[i], "ba") != 0;
