@@ -73,7 +73,7 @@ side_parse() {
 wan_ip() { echo "203.0.113.$((10 * KI + SI))"; }
 
 load_state() {
-	[ -n "${NATLAB:-}" ] && [ -f "$NATLAB/prefix" ] || die "no lab is up (set NATLAB, see 'up')"
+	[ -f "${NATLAB:-}/prefix" ] || die "no lab is up (set NATLAB, see 'up')"
 	P=$(cat "$NATLAB/prefix")
 }
 
@@ -295,7 +295,8 @@ cmd_up() {
 	export NATLAB
 	P="nl$$"
 	echo "$P" >"$NATLAB/prefix"
-	: >"$NATLAB/nodes" >"$NATLAB/routers" >"$NATLAB/wannodes" >"$NATLAB/fwroutes" >"$NATLAB/sides"
+	local f
+	for f in nodes routers wannodes fwroutes sides; do : >"$NATLAB/$f"; done
 	echo 100 >"$NATLAB/nameplate"
 	# Anything failing from here on takes the half-built lab down.
 	trap 'cmd_down >/dev/null 2>&1' EXIT
@@ -413,12 +414,12 @@ cmd_wanem() {
 	side_parse "$side"
 	case $side in samelan* | hairpin*) side=$KIND ;; esac
 	pidf="$NATLAB/wanem.$side.pid"
-	local log="$NATLAB/wanem.$side.log" i
+	local log="$NATLAB/wanem.$side.log"
 	if [ -f "$pidf" ]; then
 		# Once it has printed its statistics it forwards no more; closing its packet
 		# sockets can take the kernel a second or two more, which we need not wait for.
 		kill "$(cat "$pidf")" 2>/dev/null
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			grep -q '^wanem: ba:' "$log" 2>/dev/null && break
 			kill -0 "$(cat "$pidf")" 2>/dev/null || break
 			sleep 0.02
@@ -440,7 +441,7 @@ cmd_wanem() {
 	ip -n "$P-wan" link set "w-$side" nomaster
 	ip netns exec "$P-wan" "$BUILD/tests/tools/wanem" "w-$side" "x-$side" "$@" 2>"$log" &
 	echo $! >"$pidf"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		grep -q 'wanem: ready' "$log" && return 0
 		kill -0 "$(cat "$pidf")" 2>/dev/null || break
 		sleep 0.05
@@ -452,10 +453,10 @@ cmd_wanem() {
 
 cmd_serve() {
 	load_state
-	local pidf="$NATLAB/serve.pid" i
+	local pidf="$NATLAB/serve.pid"
 	if [ -f "$pidf" ]; then
 		kill "$(cat "$pidf")" 2>/dev/null
-		for i in $(seq 50); do kill -0 "$(cat "$pidf")" 2>/dev/null || break; sleep 0.05; done
+		for _ in $(seq 50); do kill -0 "$(cat "$pidf")" 2>/dev/null || break; sleep 0.05; done
 	fi
 	[ -x "$PUNCHCAT" ] || die "no punchcat binary at $PUNCHCAT"
 	# The lab's hosts join far more often than people do: lift the per-IP join rate if the
@@ -467,7 +468,7 @@ cmd_serve() {
 		${NATLAB_SERVE_ARGS:-} \
 		</dev/null >>"$NATLAB/serve.log" 2>&1 &
 	echo $! >"$pidf"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		nsx rv ss -Hlun "sport = :$PORT" 2>/dev/null | grep -q . && return 0
 		kill -0 "$(cat "$pidf")" 2>/dev/null || break
 		sleep 0.05
@@ -538,7 +539,7 @@ connect_ms() {
 cmd_pair() {
 	load_state
 	[ $# -ge 2 ] || die "pair SIDE1 SIDE2 [KB]"
-	local s1=$1 s2=$2 kb=${3:-1024} d n code t0 t1 i
+	local s1=$1 s2=$2 kb=${3:-1024} d n code t0 t1
 	ensure_serve
 	cmd_flush "$s1" "$s2"
 	n=$(next_nameplate)
@@ -548,7 +549,9 @@ cmd_pair() {
 	head -c $((kb * 1024)) /dev/urandom >"$d/a.in"
 	head -c $((kb * 1024)) /dev/urandom >"$d/b.in"
 	t0=$EPOCHREALTIME
+	# shellcheck disable=SC2086
 	start_peer "$d" a "$s1" "$code" ${PEER_ARGS:-}
+	# shellcheck disable=SC2086
 	start_peer "$d" b "$s2" "$code" ${PEER_ARGS:-}
 	wait "$(cat "$d/a.pid")" "$(cat "$d/b.pid")"
 	t1=$EPOCHREALTIME
@@ -600,7 +603,7 @@ print_row() {
 	# shellcheck disable=SC2086
 	set -- $1
 	local res=ok
-	[ "$5" = 0 ] && [ "$6" = 0 ] && [ "${16}" = ok ] || res="FAIL (rc $5/$6, data ${16}, logs $18)"
+	[ "$5" = 0 ] && [ "$6" = 0 ] && [ "${16}" = ok ] || res="FAIL (rc $5/$6, data ${16}, logs ${18})"
 	printf '%-22s %-8s %-22s %10s %8s %s\n' "$2 x $3" "$8" "$9" "${11}" "${13}" "$res"
 }
 

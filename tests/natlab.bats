@@ -384,7 +384,7 @@ ctl_finish() {
 
 @test "fault: UDP conntrack timeouts at 10 s and a 40 s idle gap; the transfer completes" {
 	local d=$NATLAB/idle
-	wait_for 100 grep -q done "$d/result" || { cat "$NATLAB/idle.log"; show_logs "$d"; return 1; }
+	wait_for 100 grep -q "^done" "$d/result" || { cat "$NATLAB/idle.log"; show_logs "$d"; return 1; }
 	cat "$d/result"
 	grep -q "rc 0 0 data ok" "$d/result" || { cat "$NATLAB/idle.log"; show_logs "$d"; return 1; }
 }
