@@ -55,9 +55,34 @@ setup() {
 	source "$NL"
 	load_state
 	U="$BUILD/tests/tools/udpprobe"
+	BG_PIDS=""
+}
+
+# Whatever a test left running in the background ends with it (ports free for the next test).
+teardown() {
+	local p
+	for p in ${BG_PIDS:-}; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
 }
 
 nx() { "$NL" exec "$@"; }
+
+# bgx NODE OUTFILE CMD...: runs CMD in NODE in the background (its pid in BG, so that kill
+# reaches the process itself).
+bgx() {
+	local n out=$2
+	n=$(node_of "$1")
+	shift 2
+	ip netns exec "$P-$n" "$@" >"$out" 2>&1 3>&- &
+	BG=$!
+	BG_PIDS="$BG_PIDS $BG"
+}
+
+# udp_bound NODE PORT: something listens on UDP PORT in NODE.
+udp_bound() { nx "$1" ss -Hlun "sport = :$2" | grep -q .; }
 
 # ---------------------------------------------------------------------------------------------
 # The lab itself
@@ -80,9 +105,9 @@ nx() { "$NL" exec "$@"; }
 	# host then sends from 40002 to rv:3490 and must still be mapped to port 40002.
 	run nx rv "$U" query -b 3490 -w 200 203.0.113.41:40002
 	[[ "$output" == *" timeout" ]]
-	nx rv "$U" serve -t 10 203.0.113.10:3490 >/dev/null 2>&1 3>&- &
-	local srv=$!
-	wait_for 5 nx rv ss -Hlun "sport = :3490"
+	bgx rv /dev/null "$U" serve -t 10 203.0.113.10:3490
+	local srv=$BG
+	wait_for 5 udp_bound rv 3490
 	run nx prc-a "$U" query -b 40002 -w 500 203.0.113.10:3490
 	kill "$srv"
 	echo "$output"
@@ -97,10 +122,10 @@ mapped() {
 }
 
 start_reflector() {
-	nx rv "$U" serve -t 60 203.0.113.10:3478 203.0.113.10:3479 203.0.113.9:3478 \
-		203.0.113.10:7430 203.0.113.10:7431 >/dev/null 2>&1 3>&- &
-	REFLECTOR=$!
-	wait_for 5 nx rv ss -Hlun "sport = :7431"
+	bgx rv /dev/null "$U" serve -t 60 203.0.113.10:3478 203.0.113.10:3479 203.0.113.9:3478 \
+		203.0.113.10:7430 203.0.113.10:7431
+	REFLECTOR=$BG
+	wait_for 5 udp_bound rv 7431
 }
 
 @test "lab: mapping per kind (sym: a port per destination; the others: one port for all)" {
@@ -160,10 +185,10 @@ start_reflector() {
 # lan_loop KIND: host a maps port 40003 (via rv), listens there; host b sends to that mapping.
 lan_loop() {
 	nx "$1-a" "$U" query -b 40003 -w 200 203.0.113.10:3478 >/dev/null
-	nx "$1-a" "$U" serve -t 10 0.0.0.0:40003 >/dev/null 2>&1 3>&- &
-	local srv=$! ip=203.0.113.81
+	bgx "$1-a" /dev/null "$U" serve -t 10 0.0.0.0:40003
+	local srv=$BG ip=203.0.113.81
 	[ "$1" = hairpin ] && ip=203.0.113.91
-	wait_for 5 nx "$1-a" ss -Hlun "sport = :40003"
+	wait_for 5 udp_bound "$1-a" 40003
 	nx "$1-b" "$U" query -w 300 "$ip:40003"
 	kill "$srv"
 }
@@ -178,9 +203,9 @@ lan_loop() {
 }
 
 @test "wanem: delays, loses and limits the rate as configured (loosely)" {
-	nx public-b "$U" serve -t 60 203.0.113.12:3478 >/dev/null 2>&1 3>&- &
-	local srv=$! med got mbit
-	wait_for 5 nx public-b ss -Hlun "sport = :3478"
+	bgx public-b /dev/null "$U" serve -t 60 203.0.113.12:3478
+	local srv=$BG med got mbit
+	wait_for 5 udp_bound public-b 3478
 	"$NL" wanem public-a delay 50
 	run nx public-a "$U" query -w 1000 -c 5 203.0.113.12:3478
 	echo "delay 50 ms each way: $output"
@@ -195,9 +220,9 @@ lan_loop() {
 	[ "$got" -ge 15 ] && [ "$got" -le 45 ]
 
 	"$NL" wanem public-a rate 20mbit limit 30000
-	nx public-b "$U" sink -t 500 203.0.113.12:5000 >"$NATLAB/sink.txt" 3>&- &
-	local sink=$!
-	wait_for 5 nx public-b ss -Hlun "sport = :5000"
+	bgx public-b "$NATLAB/sink.txt" "$U" sink -t 500 203.0.113.12:5000
+	local sink=$BG
+	wait_for 5 udp_bound public-b 5000
 	nx public-a "$U" blast -n 3000 -r 100 203.0.113.12:5000
 	wait "$sink"
 	cat "$NATLAB/sink.txt"
