@@ -462,7 +462,7 @@ cmd_serve() {
 	# The lab's hosts join far more often than people do: lift the per-IP join rate if the
 	# server has that limit.
 	local extra=""
-	"$PUNCHCAT" serve --help 2>/dev/null | grep -q -- --ip-rate && extra="--ip-rate 6000"
+	"$PUNCHCAT" serve --help 2>/dev/null | grep -q -- --ip-burst && extra="--ip-rate 6000 --ip-burst 1000"
 	# shellcheck disable=SC2086
 	ip netns exec "$P-rv" "$PUNCHCAT" serve --allow-root -v -l "$RV_IP:$PORT" $extra \
 		${NATLAB_SERVE_ARGS:-} \
@@ -581,7 +581,7 @@ cmd_matrix() {
 		trap 'cmd_down' EXIT
 	fi
 	load_state
-	printf '%-22s %-8s %-22s %10s %8s %s\n' pair path address "connect ms" "MB/s" result
+	printf '%-24s %-7s %-22s %10s %8s %s\n' pair path address "connect ms" "MB/s" result
 	local k1 k2 seen="" line
 	for k1 in $KINDS; do
 		seen="$seen $k1"
@@ -603,8 +603,8 @@ print_row() {
 	# shellcheck disable=SC2086
 	set -- $1
 	local res=ok
-	[ "$5" = 0 ] && [ "$6" = 0 ] && [ "${16}" = ok ] || res="FAIL (rc $5/$6, data ${16}, logs ${18})"
-	printf '%-22s %-8s %-22s %10s %8s %s\n' "$2 x $3" "$8" "$9" "${11}" "${13}" "$res"
+	[ "$5" = 0 ] && [ "$6" = 0 ] && [ "${15}" = ok ] || res="FAIL (rc $5/$6, data ${15}, logs ${17})"
+	printf '%-24s %-7s %-22s %10s %8s %s\n' "$2 x $3" "$8" "$9" "${11}" "${13}" "$res"
 }
 
 # tests/natlab.bats sources this file for its functions.
