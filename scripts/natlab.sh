@@ -477,10 +477,10 @@ cmd_serve() {
 	die "punchcat serve did not start"
 }
 
+# ensure_serve: (re)starts the server unless it listens (a killed one may linger as a zombie,
+# which kill -0 cannot tell from a live process).
 ensure_serve() {
-	if [ ! -f "$NATLAB/serve.pid" ] || ! kill -0 "$(cat "$NATLAB/serve.pid")" 2>/dev/null; then
-		cmd_serve
-	fi
+	nsx rv ss -Hlun "sport = :$PORT" 2>/dev/null | grep -q . || cmd_serve
 }
 
 # stamp: prefixes each line with the wall clock in seconds (microsecond resolution).
@@ -536,26 +536,56 @@ connect_ms() {
 	awk -v a="$2" -v b="$t" 'BEGIN { printf "%d", (b - a) * 1000 }'
 }
 
+# hold_then_send DIR: once a side reports a direct path, or after HOLD seconds, feeds both
+# peers their data (a.data, b.data) through their fifos and notes the time in DIR/released.
+# Holding keeps the connection alive long enough for the final path to be found (a birthday
+# search takes seconds; 1 MB over the relay takes milliseconds).
+hold_then_send() {
+	local d=$1 end
+	# Open both fifos at once: a peer's shell cannot start it before its stdin is open.
+	exec 3>"$d/a.in" 4>"$d/b.in"
+	end=$(awk -v t="$EPOCHREALTIME" -v h="$HOLD" 'BEGIN { printf "%d", t + h }')
+	while [ "${EPOCHREALTIME%.*}" -lt "$end" ]; do
+		grep -q 'punchcat: path: direct' "$d/a.err" "$d/b.err" 2>/dev/null && break
+		[ -f "$d/a.rc" ] && [ -f "$d/b.rc" ] && break
+		sleep 0.02
+	done
+	echo "$EPOCHREALTIME" >"$d/released"
+	cat "$d/a.data" >&3 &
+	cat "$d/b.data" >&4
+	wait
+	exec 3>&- 4>&-
+}
+
 cmd_pair() {
 	load_state
 	[ $# -ge 2 ] || die "pair SIDE1 SIDE2 [KB]"
-	local s1=$1 s2=$2 kb=${3:-1024} d n code t0 t1
+	local s1=$1 s2=$2 kb=${3:-1024} d n code t0 t1 HOLD=${PAIR_HOLD:-15}
 	ensure_serve
 	cmd_flush "$s1" "$s2"
 	n=$(next_nameplate)
 	d="$NATLAB/pair.$n"
 	mkdir -p "$d"
 	code="$n-natlab-pair"
-	head -c $((kb * 1024)) /dev/urandom >"$d/a.in"
-	head -c $((kb * 1024)) /dev/urandom >"$d/b.in"
+	head -c $((kb * 1024)) /dev/urandom >"$d/a.data"
+	head -c $((kb * 1024)) /dev/urandom >"$d/b.data"
+	mkfifo "$d/a.in" "$d/b.in"
 	t0=$EPOCHREALTIME
 	# shellcheck disable=SC2086
 	start_peer "$d" a "$s1" "$code" ${PEER_ARGS:-}
 	# shellcheck disable=SC2086
 	start_peer "$d" b "$s2" "$code" ${PEER_ARGS:-}
+	# The writers are bounded too: a peer that died early leaves its fifo without reader.
+	timeout $((HOLD + 60)) bash -c "$(declare -f hold_then_send); HOLD=$HOLD hold_then_send '$d'" \
+		2>/dev/null &
+	local writer=$!
 	wait "$(cat "$d/a.pid")" "$(cat "$d/b.pid")"
 	t1=$EPOCHREALTIME
-	local rca rcb pa pb kind addr cms sha=ok mbps
+	# A peer that exited before reading its stdin leaves the writer blocked on the fifo;
+	# timeout passes the signal on to its whole process group.
+	kill "$writer" 2>/dev/null
+	wait "$writer" 2>/dev/null
+	local rca rcb pa pb kind addr cms sha=ok mbps t2
 	rca=$(cat "$d/a.rc" 2>/dev/null || echo x)
 	rcb=$(cat "$d/b.rc" 2>/dev/null || echo x)
 	pa=$(final_path "$d/a.err")
@@ -565,10 +595,10 @@ cmd_pair() {
 	# Both sides must agree on the kind of path.
 	[ "${pb%% *}" = "$kind" ] || kind="$kind/${pb%% *}"
 	cms=$(connect_ms "$d/a.err" "$t0" "${pa%% *}")
-	cmp -s "$d/a.in" "$d/b.out" && cmp -s "$d/b.in" "$d/a.out" || sha=bad
-	[ "$(sha256sum <"$d/a.in")" = "$(sha256sum <"$d/b.out")" ] || sha=bad
-	[ "$(sha256sum <"$d/b.in")" = "$(sha256sum <"$d/a.out")" ] || sha=bad
-	mbps=$(awk -v b=$((kb * 1024)) -v a="$t0" -v e="$t1" \
+	[ "$(sha256sum <"$d/a.data")" = "$(sha256sum <"$d/b.out")" ] || sha=bad
+	[ "$(sha256sum <"$d/b.data")" = "$(sha256sum <"$d/a.out")" ] || sha=bad
+	t2=$(cat "$d/released" 2>/dev/null || echo "$t0")
+	mbps=$(awk -v b=$((kb * 1024)) -v a="$t2" -v e="$t1" \
 		'BEGIN { printf "%.1f", b / (e - a) / 1e6 }')
 	echo "pair $s1 $s2 rc $rca $rcb path $kind $addr connect_ms $cms MBps $mbps sha $sha dir $d"
 }

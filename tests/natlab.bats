@@ -256,7 +256,11 @@ show_logs() {
 check_pair() {
 	local want f
 	want=$(expect_path "$1" "$2")
-	run "$NL" pair "$1" "$2" "${3:-256}"
+	# The data waits until a direct path is up (a birthday search takes seconds), or for 2 s
+	# where only the relay can work.
+	local hold=25
+	[ "$want" = relay ] && hold=2
+	PAIR_HOLD=$hold run "$NL" pair "$1" "$2" "${3:-256}"
 	echo "$output"
 	# pair S1 S2 rc R1 R2 path KIND ADDR connect_ms N MBps X sha Y dir D
 	read -r -a f <<<"$output"
@@ -280,7 +284,7 @@ idle_job() {
 		nsx "$r" sysctl -q -w net.netfilter.nf_conntrack_udp_timeout=10 \
 			net.netfilter.nf_conntrack_udp_timeout_stream=10
 	done
-	ctl_start "$d" prc-c prc-d
+	ctl_start "$d" prc-c prc-d direct
 	sleep 40 # the gap under test: longer than the timeouts, so every mapping expires
 	ctl_finish "$d" >"$d/result" 2>&1
 	echo "done" >>"$d/result"
@@ -332,7 +336,8 @@ idle_job() {
 # Faults. A controlled transfer: side A sends two parts from a fifo we hold (so a fault can come
 # between them), side B sends nothing.
 
-# ctl_start DIR SIDE_A SIDE_B: starts both peers, sends part 1, waits until B has it.
+# ctl_start DIR SIDE_A SIDE_B [direct]: starts both peers, sends part 1, waits until B has it
+# (and, with "direct", until both are on a direct path).
 ctl_start() {
 	local d=$1 n
 	mkdir -p "$d"
@@ -348,11 +353,16 @@ ctl_start() {
 	exec 7>"$d/a.in"
 	timeout 30 cat "$d/part1" >&7 || { echo "part 1 not taken"; return 1; }
 	wait_for 30 has_bytes "$d/b.out" 1048576 || { echo "part 1 not delivered"; return 1; }
+	if [ "${4:-}" = direct ]; then
+		wait_for 25 grep -q 'path: direct' "$d/a.err" || { echo "A not direct"; return 1; }
+		wait_for 5 grep -q 'path: direct' "$d/b.err" || { echo "B not direct"; return 1; }
+	fi
 }
 
 has_bytes() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
 
 # ctl_finish DIR: sends part 2, closes, waits for both peers; prints "rc A B data ok|bad".
+# Not under `run` (a subshell): the peers and fd 7 belong to this shell.
 ctl_finish() {
 	local d=$1 data=ok
 	timeout 30 cat "$d/part2" >&7
@@ -364,23 +374,21 @@ ctl_finish() {
 
 @test "fault: conntrack flushed mid-transfer (the sym NAT rebinds to new ports)" {
 	local d=$NATLAB/rebind
-	ctl_start "$d" sym-a cone-b || { show_logs "$d"; return 1; }
-	grep -q 'path: direct' "$d/a.err" || { show_logs "$d"; return 1; }
+	ctl_start "$d" sym-a cone-b direct || { show_logs "$d"; return 1; }
 	cmd_flush sym-a cone-b
-	run ctl_finish "$d"
-	echo "$output"
+	ctl_finish "$d" >"$d/result"
+	cat "$d/result"
 	echo "# rebinding: $(grep -c 'punchcat: path:' "$d/b.err") path lines on the cone side" >&3
-	[ "$output" = "rc 0 0 data ok" ] || { show_logs "$d"; return 1; }
+	[ "$(cat "$d/result")" = "rc 0 0 data ok" ] || { show_logs "$d"; return 1; }
 }
 
 @test "fault: rendezvous killed after connect; the transfer completes" {
 	local d=$NATLAB/rvkill
-	ctl_start "$d" prc-a cone-b || { show_logs "$d"; return 1; }
+	ctl_start "$d" prc-a cone-b direct || { show_logs "$d"; return 1; }
 	kill -9 "$(cat "$NATLAB/serve.pid")"
-	run ctl_finish "$d"
-	echo "$output"
-	[ "$output" = "rc 0 0 data ok" ] || { show_logs "$d"; return 1; }
-	"$NL" serve
+	ctl_finish "$d" >"$d/result"
+	cat "$d/result"
+	[ "$(cat "$d/result")" = "rc 0 0 data ok" ] || { show_logs "$d"; return 1; }
 }
 
 @test "fault: peer killed mid-transfer -> the other side exits 5" {
