@@ -24,7 +24,6 @@
 #   up [SIDE...]          build a lab (default: every kind with sides a and b, samelan, hairpin;
 #                         SIDE is KIND-S or samelan/hairpin); prints NATLAB=DIR (export it)
 #   down                  kill what runs in the lab's namespaces, delete them, remove DIR
-#   down --stale          delete the namespaces of labs whose `up` process is gone
 #   run [SIDE...] -- CMD  up, run CMD with NATLAB set, down (on every exit path)
 #   exec SIDE CMD...      run CMD in a side's host namespace (SIDE: KIND-S, rv, or a router:
 #                         r-KIND-S, c-KIND-S for the CGN of cgnat, r-samelan, r-hairpin)
@@ -322,17 +321,6 @@ cmd_up() {
 }
 
 cmd_down() {
-	if [ "${1:-}" = --stale ]; then
-		local n pid
-		for n in $(ip netns list | awk '{print $1}' | grep -E '^nl[0-9]+-'); do
-			pid=${n%%-*}
-			pid=${pid#nl}
-			[ -d "/proc/$pid" ] && continue
-			ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
-			ip netns del "$n"
-		done
-		return 0
-	fi
 	load_state
 	local n pids
 	# Stop every process running in the lab (all were started by the lab's users), then
