@@ -33,9 +33,14 @@
 #   serve                 (re)start `punchcat serve` on rv (203.0.113.10:7430, discovery 7431)
 #   pair SIDE1 SIDE2 [KB] one punchcat transfer between the two hosts (KB each way, default
 #                         1024): prints "pair S1 S2 rc R1 R2 path KIND ADDR connect_ms N MBps X
-#                         sha ok|bad"; logs in DIR/pair.N/
-#   matrix [KB]           up (unless NATLAB is set), a transfer for every pair of kinds, a table
-#                         of pair, path, connect ms, MB/s
+#                         sha ok|bad dir DIR/pair.N" (the logs). The data is held back until a
+#                         direct path is up or PAIR_HOLD seconds pass (default 25, or 2 where
+#                         only the relay can work). connect_ms: from the start to the first
+#                         path line of the final kind; MBps: one direction's data over the
+#                         time from its release to the end
+#   matrix [KB]           up (unless NATLAB is set), a transfer for every pair of kinds (KB each
+#                         way, default 4096), a table of pair, path, connect ms, MB/s, result
+#                         (ok = both exit 0, data intact, the expected path)
 # Environment: PUNCHCAT (binary, default ./punchcat), BUILD (default ./build, for the tools),
 # NATLAB (state directory of a lab that is up).
 
@@ -524,6 +529,16 @@ connect_ms() {
 	awk -v a="$2" -v b="$t" 'BEGIN { printf "%d", (b - a) * 1000 }'
 }
 
+# expected_path SIDE1 SIDE2: the path punchcat must end on: relay where no direct path can exist
+# (UDP blocked, or a random port per destination on both sides), direct everywhere else.
+expected_path() {
+	case "$1 $2" in
+	*udpblock*) echo relay ;;
+	sym-*" "sym-*) echo relay ;;
+	*) echo direct ;;
+	esac
+}
+
 # hold_then_send DIR: once a side reports a direct path, or after HOLD seconds, feeds both
 # peers their data (a.data, b.data) through their fifos and notes the time in DIR/released.
 # Holding keeps the connection alive long enough for the final path to be found (a birthday
@@ -548,7 +563,12 @@ hold_then_send() {
 cmd_pair() {
 	load_state
 	[ $# -ge 2 ] || die "pair SIDE1 SIDE2 [KB]"
-	local s1=$1 s2=$2 kb=${3:-1024} d n code t0 t1 HOLD=${PAIR_HOLD:-15}
+	local s1=$1 s2=$2 kb=${3:-1024} d n code t0 t1 HOLD=${PAIR_HOLD:-}
+	# Long enough for a birthday search where a direct path is possible; 2 s elsewhere.
+	if [ -z "$HOLD" ]; then
+		HOLD=25
+		[ "$(expected_path "$s1" "$s2")" = relay ] && HOLD=2
+	fi
 	ensure_serve
 	cmd_flush "$s1" "$s2"
 	n=$(next_nameplate)
@@ -620,8 +640,10 @@ cmd_matrix() {
 print_row() {
 	# shellcheck disable=SC2086
 	set -- $1
-	local res=ok
-	[ "$5" = 0 ] && [ "$6" = 0 ] && [ "${15}" = ok ] || res="FAIL (rc $5/$6, data ${15}, logs ${17})"
+	local res=ok want
+	want=$(expected_path "$2" "$3")
+	[ "$5" = 0 ] && [ "$6" = 0 ] && [ "${15}" = ok ] && [ "$8" = "$want" ] ||
+		res="FAIL (rc $5/$6, data ${15}, expected $want, logs ${17})"
 	printf '%-24s %-7s %-22s %10s %8s %s\n' "$2 x $3" "$8" "$9" "${11}" "${13}" "$res"
 }
 

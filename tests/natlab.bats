@@ -233,15 +233,8 @@ lan_loop() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# punchcat across the lab
-
-expect_path() { # SIDE1 SIDE2: the path punchcat must end on
-	case "$1 $2" in
-	*udpblock*) echo relay ;;
-	sym-*" "sym-*) echo relay ;;
-	*) echo direct ;;
-	esac
-}
+# punchcat across the lab (expected_path in scripts/natlab.sh says which path each pair must end
+# on: direct everywhere except sym x sym and anything with udpblock)
 
 # show_logs DIR: the end of both peers' logs and of the server's.
 show_logs() {
@@ -255,12 +248,10 @@ show_logs() {
 # check_pair SIDE1 SIDE2 [KB]: a transfer both ways; both exit 0, data intact, expected path.
 check_pair() {
 	local want f
-	want=$(expect_path "$1" "$2")
+	want=$(expected_path "$1" "$2")
 	# The data waits until a direct path is up (a birthday search takes seconds), or for 2 s
-	# where only the relay can work.
-	local hold=25
-	[ "$want" = relay ] && hold=2
-	PAIR_HOLD=$hold run "$NL" pair "$1" "$2" "${3:-256}"
+	# where only the relay can work (natlab.sh pair).
+	run "$NL" pair "$1" "$2" "${3:-256}"
 	echo "$output"
 	# pair S1 S2 rc R1 R2 path KIND ADDR connect_ms N MBps X sha Y dir D
 	read -r -a f <<<"$output"
