@@ -38,6 +38,7 @@
 #                         only the relay can work). connect_ms: from the start to the first
 #                         path line of the final kind; MBps: one direction's data over the
 #                         time from its release to the end
+#   wanem-bench           UDP throughput public-a -> public-b without and through wanem at 200mbit
 #   matrix [KB]           up (unless NATLAB is set), a transfer for every pair of kinds (KB each
 #                         way, default 4096), a table of pair, path, connect ms, MB/s, result
 #                         (ok = both exit 0, data intact, the expected path)
@@ -637,6 +638,32 @@ cmd_matrix() {
 	return 0
 }
 
+# wanem_bench: UDP from public-a to public-b, 60000 datagrams of 1200 bytes offered at 250
+# Mbit/s, without wanem and through `wanem rate 200mbit` (three rounds, alternating). Needs a
+# lab with public-a and public-b.
+cmd_wanem_bench() {
+	load_state
+	local u="$BUILD/tests/tools/udpprobe" round
+	one() {
+		nsx h-public-b "$u" sink -t 1000 203.0.113.12:5000 >"$NATLAB/bench.sink" &
+		local s=$! n=0
+		until nsx h-public-b ss -Hlun "sport = :5000" | grep -q .; do
+			n=$((n + 1))
+			[ "$n" -lt 250 ] || die "the sink did not start"
+			sleep 0.02
+		done
+		nsx h-public-a "$u" blast -n 60000 -r 250 203.0.113.12:5000 >/dev/null
+		wait "$s"
+		echo "$1: $(grep received "$NATLAB/bench.sink") (UDP payload)"
+	}
+	for round in 1 2 3; do
+		one "round $round, direct link      "
+		cmd_wanem public-a rate 200mbit limit 300000
+		one "round $round, wanem rate 200mbit"
+		cmd_wanem public-a off
+	done
+}
+
 print_row() {
 	# shellcheck disable=SC2086
 	set -- $1
@@ -662,6 +689,7 @@ flush) cmd_flush "$@" ;;
 wanem) cmd_wanem "$@" ;;
 serve) cmd_serve "$@" ;;
 pair) cmd_pair "$@" ;;
+wanem-bench) cmd_wanem_bench "$@" ;;
 matrix) cmd_matrix "$@" ;;
 *) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -217,7 +217,7 @@ lan_loop() {
 	echo "loss 30 % each way: $output"
 	got=$(echo "$output" | awk '{ print $5 }')
 	# Delivery both ways: 0.7 x 0.7 = 49 %.
-	[ "$got" -ge 15 ] && [ "$got" -le 45 ]
+	[ "$got" -ge 10 ] && [ "$got" -le 50 ]
 
 	"$NL" wanem public-a rate 20mbit limit 30000
 	bgx public-b "$NATLAB/sink.txt" "$U" sink -t 500 203.0.113.12:5000
