@@ -51,6 +51,7 @@ struct cc_bbr {
 	uint64_t extra_acked[2];
 	uint64_t extra_acked_round;
 	uint64_t ack_epoch_start, ack_epoch_acked;
+	uint64_t round_min_rtt;		/* smallest RTT sample in the current round */
 	double pacing_gain, cwnd_gain;
 	unsigned mode, cycle_index, full_bw_count, extra_acked_slot;
 	bool round_start, filled_pipe, probe_rtt_round_done, has_rate;

@@ -24,6 +24,7 @@ enum { BBR_STARTUP, BBR_DRAIN, BBR_PROBE_BW, BBR_PROBE_RTT };
 #define BBR_PROBE_RTT_US UINT64_C(200000)
 #define BBR_CYCLE_LEN 8
 #define BBR_EXTRA_ACKED_ROUNDS 5
+#define BBR_STARTUP_QUEUE_US UINT64_C(2000)
 
 static const double cycle_gain[BBR_CYCLE_LEN] = { 1.25, 0.75, 1, 1, 1, 1, 1, 1 };
 
@@ -102,6 +103,7 @@ cc_bbr_init(struct cc *c, uint64_t now)
 	struct cc_bbr *b = &c->u.bbr;
 
 	b->min_rtt = UINT64_MAX;
+	b->round_min_rtt = UINT64_MAX;
 	b->min_rtt_stamp = now;
 	b->mode = BBR_STARTUP;
 	b->pacing_gain = BBR_HIGH_GAIN;
@@ -182,12 +184,27 @@ extra_acked(const struct cc_bbr *b)
 	return b->extra_acked[0] > b->extra_acked[1] ? b->extra_acked[0] : b->extra_acked[1];
 }
 
+/* STARTUP ends when the bandwidth stops growing, or when a whole round saw the RTT well above
+ * its minimum: a queue is building, so the pipe is full (this ends the overshoot sooner than
+ * waiting three rounds in a deep queue; random loss does not raise the RTT, so it does not
+ * end STARTUP early). */
 static void
 check_full_pipe(struct cc *c, const struct cc_ack *a)
 {
 	struct cc_bbr *b = &c->u.bbr;
+	uint64_t round_min = b->round_min_rtt;
 
-	if (b->filled_pipe || !b->round_start || a->app_limited)
+	if (a->rtt_us > 0 && a->rtt_us < b->round_min_rtt)
+		b->round_min_rtt = a->rtt_us;
+	if (b->filled_pipe || !b->round_start)
+		return;
+	b->round_min_rtt = UINT64_MAX;
+	if (b->min_rtt != UINT64_MAX && round_min != UINT64_MAX &&
+	    round_min > b->min_rtt + b->min_rtt / 4 + BBR_STARTUP_QUEUE_US) {
+		b->filled_pipe = true;
+		return;
+	}
+	if (a->app_limited)
 		return;
 	if (bbr_bw(c) >= b->full_bw + b->full_bw / 4) {
 		b->full_bw = bbr_bw(c);

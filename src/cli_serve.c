@@ -146,7 +146,7 @@ limit_option(struct serve_opts *o, int c, const char *arg)
 		g->idle_s = (uint32_t)n;
 		break;
 	case OPT_BURN_TIME:
-		rc = number("--burn-time", arg, 0, 86400 * 7, &n);
+		rc = number("--burn-time", arg, 0, 86400UL * 7, &n);
 		g->burn_s = (uint32_t)n;
 		break;
 	case OPT_COOLDOWN:

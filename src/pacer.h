@@ -15,14 +15,17 @@
 
 struct pacer {
 	uint64_t rate;		/* bytes per second; 0 = not paced */
-	uint64_t tokens;	/* bytes that may leave now */
+	uint64_t tokens;	/* bytes that may leave now, times 10^6 (exact refills) */
 	uint64_t capacity;	/* bucket size, bytes */
 	uint64_t last;		/* time tokens were last added */
 	uint64_t mss;
+	uint64_t burst_left;	/* one-time allowance (the initial window), bytes */
 };
 
 void pacer_init(struct pacer *p, uint64_t mss, uint64_t now);
 void pacer_set_rate(struct pacer *p, uint64_t rate, uint64_t mss);
+/* Lets `bytes` leave at once on top of the rate (the initial window of a new path). */
+void pacer_grant(struct pacer *p, uint64_t bytes);
 /* True when a packet of `bytes` may leave at now (refills the bucket first). */
 bool pacer_can_send(struct pacer *p, uint64_t now, uint64_t bytes);
 void pacer_on_sent(struct pacer *p, uint64_t bytes);

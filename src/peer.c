@@ -605,7 +605,7 @@ resolve(struct peer *p)
 static int
 setup(struct peer *p)
 {
-	const char *why;
+	const char *why, *env;
 
 	struct event_config *ec = event_config_new();
 
@@ -636,8 +636,8 @@ setup(struct peer *p)
 			return -1;	/* cli_peer.c checked it already */
 		p->have_code = true;
 	}
-	p->test_block_direct = getenv("PUNCHCAT_TEST_BLOCK_DIRECT") != NULL &&
-	    strcmp(getenv("PUNCHCAT_TEST_BLOCK_DIRECT"), "1") == 0;
+	env = getenv("PUNCHCAT_TEST_BLOCK_DIRECT");
+	p->test_block_direct = env != NULL && strcmp(env, "1") == 0;
 	p->test_block_direct_after_us = env_ms("PUNCHCAT_TEST_BLOCK_DIRECT_AFTER_MS");
 	p->test_idle_us = env_ms("PUNCHCAT_TEST_IDLE_MS");
 	p->test_check_us = env_ms("PUNCHCAT_TEST_CHECK_MS");

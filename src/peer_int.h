@@ -92,65 +92,54 @@ struct peer_report {
 };
 
 struct peer {
+	/* Ordered by alignment (keys first: the AES state wants 16 bytes); see peer.c. */
+	struct pkt_ctx pkt;
 	struct peer_opts *o;
-	enum peer_phase phase;
-	int exit_code;
-
 	struct event_base *base;
 	struct evdns_base *dns;
 	struct evdns_getaddrinfo_request *dns_req;
 	struct event *timer, *sigint_ev, *sigterm_ev, *sighup_ev, *kick_ev;
 	uint64_t start, wait_until;
-
-	/* Code and rendezvous. */
-	struct code code;
-	bool have_code;
-	struct netaddr server;		/* main port; discovery is port + 1 */
-	bool server_loopback;
-	struct rv_client rv;
-	bool rv_active;			/* stop driving it once it closed or failed after connect */
-
-	/* Handshake and keys. */
-	struct handshake hs;
-	bool hs_started;
-	struct pkt_ctx pkt;
-	bool pkt_ready;
-
-	/* Traversal. */
-	struct trav trav;
-	bool cands_sent, ready_sent;
-	uint64_t trav_gen;
-
-	/* Sockets. */
-	struct psock socks[TRAV_MAX_SOCKS];
-	unsigned nsocks;
-	int family;			/* AF_INET or AF_INET6 (dual-stack unless -6) */
-	bool v6only;
-	struct sendq q;
+	uint64_t trav_gen;		/* trav_generation() last acted on */
 	uint8_t *rxbufs;		/* PEER_BATCH * PEER_DGRAM_MAX */
-
-	/* Path. */
-	bool on_direct;
-	bool have_path;			/* relay or direct usable now */
-	unsigned direct_sock;
-	struct netaddr direct_to;
 	uint64_t direct_since;		/* when the current direct path was taken */
-	bool direct_seen;		/* a direct path was validated once */
 	uint64_t direct_first;		/* when the first direct path was taken (test knob) */
-
-	/* Stream and pipes. */
 	struct stream *st;
-	struct peer_io io;
-	struct peer_report rep;
-	bool closing;			/* CLOSE sent (signal, output failure) */
-	int close_exit;			/* exit status once the CLOSE left */
 	uint64_t close_until;
-
 	/* Test knobs (environment, documented as test-only in punchcat(1)). */
-	bool test_block_direct;
 	uint64_t test_block_direct_after_us;	/* 0 = never */
 	uint64_t test_idle_us;			/* 0 = default */
 	uint64_t test_check_us;			/* 0 = default */
+
+	struct peer_report rep;
+	struct peer_io io;
+	struct code code;
+	struct handshake hs;
+	struct sendq q;
+	struct psock socks[TRAV_MAX_SOCKS];
+	struct trav trav;
+	struct rv_client rv;
+
+	enum peer_phase phase;
+	int exit_code;
+	unsigned nsocks;
+	int family;			/* AF_INET or AF_INET6 (dual-stack unless -6) */
+	unsigned direct_sock;
+	int close_exit;			/* exit status once the CLOSE left */
+	struct netaddr server;		/* main port; discovery is port + 1 */
+	struct netaddr direct_to;
+
+	bool have_code;
+	bool server_loopback;
+	bool rv_active;			/* stop driving it once it failed after connecting */
+	bool hs_started;
+	bool pkt_ready;
+	bool v6only;
+	bool on_direct;
+	bool have_path;			/* relay or direct usable now */
+	bool direct_seen;		/* a direct path was validated once */
+	bool closing;			/* CLOSE sent (signal, output failure) */
+	bool test_block_direct;
 };
 
 /* peer.c */

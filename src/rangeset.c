@@ -78,6 +78,12 @@ rangeset_add(struct rangeset *rs, uint64_t lo, uint64_t hi)
 
 	if (lo >= hi)
 		return 0;
+	/* Fast path: extends the top range (in-order data, consecutive packet numbers). */
+	if (rs->n > 0 && lo <= rs->r[rs->n - 1].hi && lo >= rs->r[rs->n - 1].lo) {
+		if (hi > rs->r[rs->n - 1].hi)
+			rs->r[rs->n - 1].hi = hi;
+		return 0;
+	}
 	i = locate(rs, lo, hi, &insert);
 	if (!insert) {
 		merge_at(rs, i, lo, hi);

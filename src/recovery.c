@@ -372,7 +372,11 @@ pto_deadline(const struct recovery *rec)
 	if (rec->eliciting_in_flight == 0)
 		return UINT64_MAX;
 	pto = rec->has_rtt ? recovery_pto(rec) : 2 * rec->initial_rtt;
-	return rec->last_eliciting_time + (pto << shift);
+	pto <<= shift;
+	/* Long silences make both sides give up at the idle timeout: keep probing. */
+	if (rec->pto_max > 0 && pto > rec->pto_max)
+		pto = rec->pto_max;
+	return rec->last_eliciting_time + pto;
 }
 
 uint64_t

@@ -64,6 +64,7 @@ struct recovery {
 	uint64_t latest_rtt, min_rtt, srtt, rttvar;
 	uint64_t first_rtt_time;	/* when the first RTT sample was taken */
 	uint64_t initial_rtt, max_ack_delay;
+	uint64_t pto_max;		/* backoff stops here (well below the idle timeout) */
 	bool has_rtt;
 
 	uint64_t largest_acked;

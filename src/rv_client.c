@@ -113,6 +113,12 @@ peer_arrived(struct rv_client *c)
 	if (c->peer_present)
 		return;
 	c->peer_present = true;
+	/* what we queued while alone was dropped by the server: send it again now, not at RTO */
+	if (c->txq_count > 0) {
+		c->tx_sent = 0;
+		c->tx_rto = TX_RTO_US;
+		c->tx_next = TIME_NEVER;
+	}
 	if (c->joined_reported)
 		push_event(c, RV_EV_PEER_JOINED);
 	else

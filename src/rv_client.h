@@ -19,6 +19,15 @@
  *     when now >= rv_client_deadline(&c): rv_client_on_timeout(&c, now)
  *     while (rv_client_next_event(&c, &ev)) handle ev
  * Nothing here allocates, reads a clock or touches a socket. All buffers are bounded.
+ *
+ * Notes for the peer:
+ *  - Send peer messages only after RV_EV_JOINED; they reach the other member once it is in the
+ *    room. Before leaving, wait for rv_client_peer_messages_acked() if the last one matters.
+ *  - A room ends when either member leaves, fails or goes silent: after GO, RV_EV_PEER_LEFT or
+ *    RV_EV_ERROR (SHUTTING_DOWN, NO_ROOM) only mean the server can no longer introduce or
+ *    relay; a direct path already working may carry on.
+ *  - RV_EV_PEER_LEFT with reason RV_LEFT_PAKE_FAILED means the other side's key exchange failed
+ *    (a wrong code): exit 3 like our own failure.
  */
 #ifndef PUNCHCAT_RV_CLIENT_H
 #define PUNCHCAT_RV_CLIENT_H
@@ -111,52 +120,44 @@ struct rv_rxmsg {
 };
 
 struct rv_client {
-	enum rv_client_state state;
+	/* large members first (the order keeps padding small) */
+	struct rv_txmsg txq[RV_TXQ_LEN];	/* reliable ordered peer messages: go-back-N */
+	struct rv_rxmsg rxq[RV_RXQ_LEN];
+	struct rv_event evq[RV_EVQ_LEN];
 	struct rv_client_cfg cfg;
+	struct netaddr reflexive[2];
+	struct rv_auth auth;
+	uint64_t started, last_heard;
+	uint64_t join_next, join_rto;		/* JOIN / DISCOVER retransmission */
+	uint64_t joined_at, discover_next;
+	uint64_t tx_next, tx_rto;
+	uint64_t ready_next;
+	uint64_t closing_next;
+	uint64_t keepalive_next;		/* keepalive and relay rebinding */
+	uint64_t rebind_last;
+	uint64_t dropped;			/* malformed or unexpected datagrams */
+	enum rv_client_state state;
+	enum rv_error error;
+	uint32_t nameplate;
+	uint32_t tx_next_seq;			/* seq of the next message queued */
+	uint32_t rx_next_seq;			/* next seq expected from the peer */
+	unsigned txq_head, txq_count;
+	unsigned tx_sent;			/* queue entries sent in the current round */
+	unsigned rxq_head, rxq_count;
+	unsigned closing_left;			/* FAIL or LEAVE: sent a few times, then closed */
+	unsigned evq_head, evq_count;
 	uint8_t nonce[RV_NONCE_LEN];
 	uint8_t cookie[RV_COOKIE_LEN];
-	bool have_cookie;
-	uint64_t started, last_heard;
-	/* JOIN / DISCOVER retransmission */
-	uint64_t join_next, join_rto;
-	bool discover_due[2];
-	bool joined_reported, nameplate_reported;
-	uint64_t joined_at;
-	/* room */
-	uint32_t nameplate;
 	uint8_t sid[RV_SID_LEN];
 	uint8_t role, room_flags;
-	struct rv_auth auth;
-	struct netaddr reflexive[2];
+	uint8_t closing_type;			/* RV_FAIL or RV_LEAVE, 0 = none */
+	bool have_cookie;
+	bool discover_due[2];
+	bool joined_reported, nameplate_reported;
 	bool peer_present, peer_joined_pending;
-	uint64_t discover_next;
-	/* reliable ordered peer messages: go-back-N, cumulative acks */
-	struct rv_txmsg txq[RV_TXQ_LEN];
-	unsigned txq_head, txq_count;
-	unsigned tx_sent;		/* queue entries sent in the current round */
-	uint32_t tx_next_seq;		/* seq of the next message queued */
-	uint32_t rx_next_seq;		/* next seq expected from the peer */
 	bool ack_due;
-	uint64_t tx_next, tx_rto;
-	struct rv_rxmsg rxq[RV_RXQ_LEN];
-	unsigned rxq_head, rxq_count;
-	/* GO */
-	bool ready, go;
-	uint64_t ready_next;
-	/* PAKE failure report / LEAVE: sent a few times, then closed */
-	uint8_t closing_type;		/* RV_FAIL or RV_LEAVE, 0 = none */
-	unsigned closing_left;
-	uint64_t closing_next;
-	/* keepalive and relay rebinding */
-	uint64_t keepalive_next;
+	bool ready, go;				/* GO */
 	bool keepalive_now;
-	uint64_t rebind_last;
-	/* events */
-	struct rv_event evq[RV_EVQ_LEN];
-	unsigned evq_head, evq_count;
-	enum rv_error error;
-	/* counters */
-	uint64_t dropped;		/* malformed or unexpected datagrams */
 };
 
 void rv_client_init(struct rv_client *c, const struct rv_client_cfg *cfg, uint64_t now);

@@ -123,11 +123,13 @@ rv_encode(const struct rv_msg *m, uint8_t *out, size_t cap)
 static bool
 rd_zeros(struct rd *r)
 {
+	size_t n = rd_left(r);
+	const uint8_t *q = rd_bytes(r, n);
 	uint8_t acc = 0;
 
-	while (r->p < r->end)
-		acc |= *r->p++;
-	return acc == 0;
+	for (size_t i = 0; q != NULL && i < n; i++)
+		acc |= q[i];
+	return q != NULL && acc == 0;
 }
 
 bool

@@ -35,6 +35,8 @@ server_cfg_defaults(struct server_cfg *cfg)
 int
 server_init(struct server *s, const struct server_cfg *cfg, uint64_t now)
 {
+	unsigned ip_log2 = 10;
+
 	memset(s, 0, sizeof *s);
 	if (sodium_init() < 0 || cfg->max_rooms == 0 || cfg->max_rooms > SRV_MAX_ROOMS ||
 	    cfg->max_packet < RV_FIRST_LEN || cfg->max_packet > RV_MAX_PACKET ||
@@ -43,7 +45,10 @@ server_init(struct server *s, const struct server_cfg *cfg, uint64_t now)
 	s->cfg = *cfg;
 	if (srv_table_init(&s->table, cfg->max_rooms) != 0)
 		return -1;
-	if (ip_table_init(&s->ips, 16, cfg->ip_rate_per_min / 60.0, cfg->ip_burst,
+	/* per-IP buckets: twice the rooms, 1024 to 65536 entries */
+	while (ip_log2 < 16 && (1u << ip_log2) < 2 * cfg->max_rooms)
+		ip_log2++;
+	if (ip_table_init(&s->ips, ip_log2, cfg->ip_rate_per_min / 60.0, cfg->ip_burst,
 	    randombytes_random() | (uint64_t)randombytes_random() << 32) != 0) {
 		srv_table_free(&s->table);
 		return -1;
@@ -225,10 +230,13 @@ join_retransmit(struct server *s, const struct rv_msg *m, const struct netaddr *
 	}
 	if (r == NULL)
 		return -1;
-	for (uint8_t i = 0; i < r->nmembers; i++)
-		if (memcmp(r->m[i].nonce, m->nonce, RV_NONCE_LEN) == 0 &&
-		    netaddr_eq(&r->m[i].addr, from))
-			return (int)(srv_room_slot(&s->table, r) << 1 | i);
+	for (uint8_t i = 0; i < r->nmembers; i++) {
+		if (sodium_memcmp(r->m[i].nonce, m->nonce, RV_NONCE_LEN) != 0)
+			continue;
+		/* the same client (its NAT may have moved it since; the cookie proved the new address) */
+		r->m[i].addr = *from;
+		return (int)(srv_room_slot(&s->table, r) << 1 | i);
+	}
 	return -1;
 }
 

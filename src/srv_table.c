@@ -19,11 +19,17 @@ srv_table_init(struct srv_table *t, uint32_t max_rooms)
 	t->free_slots = calloc(max_rooms, sizeof *t->free_slots);
 	t->gen = calloc(max_rooms, sizeof *t->gen);
 	t->np = calloc(RV_NAMEPLATE_MAX + 1, sizeof *t->np);
-	t->heap_cap = RV_NAMEPLATE_MAX + 1;
+	/*
+	 * Released nameplates waiting or free: a few times the rooms. Should a FIFO fill up, a
+	 * nameplate skips its cooldown; should the heap, it is not allocated again (users may
+	 * still pick it by number).
+	 */
+	t->heap_cap = (size_t)max_rooms * 4 + 1024 < FIFO_CAP ? (size_t)max_rooms * 4 + 1024 :
+	    FIFO_CAP;
 	t->heap = calloc(t->heap_cap, sizeof *t->heap);
-	t->cooling.cap = t->burning.cap = FIFO_CAP;
-	t->cooling.v = calloc(FIFO_CAP, sizeof *t->cooling.v);
-	t->burning.v = calloc(FIFO_CAP, sizeof *t->burning.v);
+	t->cooling.cap = t->burning.cap = t->heap_cap;
+	t->cooling.v = calloc(t->heap_cap, sizeof *t->cooling.v);
+	t->burning.v = calloc(t->heap_cap, sizeof *t->burning.v);
 	if (t->rooms == NULL || t->free_slots == NULL || t->gen == NULL || t->np == NULL ||
 	    t->heap == NULL || t->cooling.v == NULL || t->burning.v == NULL) {
 		srv_table_free(t);

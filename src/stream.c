@@ -24,19 +24,25 @@
 #define ACK_EVERY_FIRST 2
 #define ACK_EVERY_STEADY 10
 #define ACK_STEADY_AFTER 100
-#define LINGER_PTOS 3
+#define LINGER_PTOS 10	/* ends at once when the peer says it is done too */
 #define RING_MIN 1024
+#define SEND_AHEAD (UINT64_C(256) << 10)
+#define SEND_LIMIT_MIN (UINT64_C(1) << 20)
 #define RING_MAX (UINT64_C(1) << 20)
 
 struct stream {
 	struct stream_config cfg;
-	enum stream_state state;
+	struct recovery rec;
+	struct pacer pacer;
+	struct rangeset acked;		/* acknowledged ranges above snd_una */
+	struct rangeset retx;		/* ranges to send again */
+	struct rangeset rcvd;		/* received ranges at or above rcv_read */
+	struct rangeset pns;		/* packet numbers received, for ACK frames */
+
 	uint64_t close_reason;
-	bool close_pending;		/* a CLOSE goes into the next packet */
 	uint64_t close_sent_time;
-	bool peer_done;			/* the peer sent CLOSE(no error): it has finished */
-	bool done_local;		/* our side finished; lingering until linger_until */
-	uint64_t linger_until;
+	uint64_t linger_until;		/* our side finished: linger until then at most */
+	uint64_t close_repeat_at;	/* while lingering, CLOSE goes out again at this time */
 	uint64_t last_recv_time;
 	uint64_t last_eliciting_sent;
 
@@ -46,47 +52,43 @@ struct stream {
 	uint64_t snd_una;		/* everything below is acknowledged */
 	uint64_t snd_nxt;		/* next byte never sent */
 	uint64_t snd_end;		/* end of what the application wrote */
-	bool fin_set, fin_sent, fin_acked, fin_lost;
-	struct rangeset acked;		/* acknowledged ranges above snd_una */
-	struct rangeset retx;		/* ranges to send again */
 	uint64_t peer_max_data;
 
 	/* Receiving: the ring holds [rcv_read, rcv_read + window). */
 	uint8_t *rbuf;
-	uint64_t rmask;
+	uint64_t rmask;			/* ring in use: a power of two >= the window */
 	uint64_t rcv_read;		/* consumed by the application */
 	uint64_t rcv_contig;		/* received without a gap */
 	uint64_t rcv_max;		/* highest end of received data */
-	struct rangeset rcvd;		/* received ranges at or above rcv_read */
-	bool peer_fin_known;
 	uint64_t peer_fin_off;
 	uint64_t adv_max_data;		/* credit we granted */
 	uint64_t recv_window;
 	uint64_t window_update_time;
-	bool max_data_pending;
 
-	/* Packets received, for ACK frames. */
-	struct rangeset pns;
 	uint64_t largest_pn, largest_pn_time;
-	bool any_pn;
-	unsigned unacked_eliciting;
-	bool ack_pending, ack_now;
 	uint64_t ack_deadline;
 	uint64_t eliciting_received;
 
-	/* Path. */
-	enum stream_path_state path;
-	uint8_t challenge[FRAME_PATH_DATA_LEN];
-	uint8_t response[FRAME_PATH_DATA_LEN];
-	bool challenge_pending, response_pending, ping_pending;
 	uint64_t path_deadline;
 	uint64_t challenge_counter;
-
 	size_t max_payload;
-	struct recovery rec;
-	struct pacer pacer;
 
 	uint64_t stat_bytes_sent, stat_bytes_retx, stat_packets_sent, stat_packets_received;
+
+	enum stream_state state;
+	enum stream_path_state path;
+	unsigned unacked_eliciting;
+	uint8_t challenge[FRAME_PATH_DATA_LEN];
+	uint8_t response[FRAME_PATH_DATA_LEN];
+	bool close_pending;		/* a CLOSE goes into the next packet */
+	bool peer_done;			/* the peer sent CLOSE(no error): it has finished */
+	bool done_local;		/* our side finished (lingering) */
+	bool fin_set, fin_sent, fin_acked, fin_lost;
+	bool peer_fin_known;
+	bool max_data_pending;
+	bool any_pn;
+	bool ack_pending, ack_now;
+	bool challenge_pending, response_pending, ping_pending;
 };
 
 static uint64_t
@@ -173,7 +175,7 @@ stream_new(const struct stream_config *cfg, uint64_t now)
 	clamp_config(&s->cfg);
 	s->max_payload = s->cfg.max_payload;
 	s->smask = s->cfg.send_buffer - 1;
-	s->rmask = s->cfg.recv_window_max - 1;
+	s->rmask = pow2_at_least(s->cfg.recv_window) - 1;
 	pkts = s->cfg.send_buffer / s->max_payload;
 	ring = pow2_at_least(min_u64(max_u64(4 * pkts, RING_MIN), RING_MAX));
 	s->sbuf = malloc(s->cfg.send_buffer);
@@ -188,8 +190,11 @@ stream_new(const struct stream_config *cfg, uint64_t now)
 		stream_free(s);
 		return NULL;
 	}
+	/* At least five probes before the idle timeout, however long the backoff. */
+	s->rec.pto_max = max_u64(s->cfg.idle_timeout_us / 6, 1000);
 	pacer_init(&s->pacer, dgram(s->max_payload), now);
 	pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
+	pacer_grant(&s->pacer, s->rec.cc.cwnd);	/* the initial window may leave at once */
 	s->peer_max_data = STREAM_INITIAL_CREDIT;
 	s->adv_max_data = STREAM_INITIAL_CREDIT;
 	s->recv_window = s->cfg.recv_window;
@@ -299,8 +304,9 @@ close_local(struct stream *s, uint64_t reason)
 	s->close_pending = true;
 }
 
-/* Both directions finished: say so with CLOSE(no error), then linger a few PTOs to repeat it
- * if the peer retransmits (it may not have seen our last ACK), unless the peer is done too. */
+/* Both directions finished: say so with CLOSE(no error), then linger up to 10 PTOs, repeating it
+ * every half PTO and whenever the peer sends (it may not have seen our last ACK), unless the
+ * peer is done too. */
 static void
 check_done(struct stream *s, uint64_t now)
 {
@@ -309,7 +315,9 @@ check_done(struct stream *s, uint64_t now)
 	if (!s->done_local) {
 		s->done_local = true;
 		s->close_pending = true;
-		s->linger_until = now + LINGER_PTOS * recovery_pto(&s->rec);
+		s->linger_until = now + min_u64(LINGER_PTOS * recovery_pto(&s->rec),
+		    s->cfg.idle_timeout_us / 2);
+		s->close_repeat_at = now + recovery_pto(&s->rec) / 2;
 	}
 	if (s->peer_done || now >= s->linger_until)
 		s->state = STREAM_DONE;
@@ -608,15 +616,39 @@ write_stream(struct stream *s, struct wr *w, struct sent_pkt *sp)
 	return true;
 }
 
-/* Receive-window auto-tuning: if a quarter of the window was consumed in less than half an
- * RTT since the last update, the window is under 2 BDP: double it (up to the maximum). */
+/* Receive-window auto-tuning: if a quarter of the window was consumed in less than an RTT
+ * since the last update, the window is under 4 BDP: double it (up to the maximum), so that
+ * BBR's window (2 BDP) and its STARTUP overshoot are rarely limited by credit. */
+/* Doubles the part of the receive buffer in use. Data lives at offset & rmask; with the
+ * larger mask, the bytes whose offset has the new bit set move up by the old size. Everything
+ * buffered lies in [rcv_read, rcv_read + old size) (flow control), so no two live bytes share a
+ * position before or after, and the upper half is free before the move. */
+static void
+grow_ring(struct stream *s)
+{
+	uint64_t size = s->rmask + 1, off = s->rcv_read, end = s->rcv_read + size;
+
+	while (off < end) {
+		uint64_t at = off & s->rmask, n = min_u64(end - off, size - at);
+
+		if (off & size)
+			memcpy(s->rbuf + at + size, s->rbuf + at, n);
+		off += n;
+	}
+	s->rmask = 2 * size - 1;
+}
+
 static void
 autotune_window(struct stream *s, uint64_t now)
 {
 	if (s->window_update_time != 0 && s->rec.has_rtt &&
-	    now - s->window_update_time < s->rec.srtt / 2 &&
-	    s->recv_window < s->cfg.recv_window_max)
+	    now - s->window_update_time < s->rec.srtt &&
+	    s->recv_window < s->cfg.recv_window_max) {
 		s->recv_window = min_u64(2 * s->recv_window, s->cfg.recv_window_max);
+		/* Keep the buffer in use as small as the window: it stays in the CPU cache. */
+		while (s->rmask + 1 < s->recv_window)
+			grow_ring(s);
+	}
 	s->window_update_time = now;
 }
 
@@ -774,7 +806,7 @@ stream_deadline(const struct stream *s)
 	if (s->cfg.keepalive_us > 0 && s->rec.eliciting_in_flight == 0)
 		t = min_u64(t, s->last_eliciting_sent + s->cfg.keepalive_us);
 	if (s->done_local)
-		t = min_u64(t, s->linger_until);
+		t = min_u64(t, min_u64(s->linger_until, s->close_repeat_at));
 	if (s->path == STREAM_PATH_VALIDATING)
 		t = min_u64(t, s->path_deadline);
 	return t;
@@ -786,6 +818,11 @@ stream_on_timeout(struct stream *s, uint64_t now)
 	if (s->state != STREAM_OPEN)
 		return;
 	if (now >= s->last_recv_time + s->cfg.idle_timeout_us) {
+		if (s->done_local) {
+			/* Finished; only the courtesy of lingering was cut short. */
+			s->state = STREAM_DONE;
+			return;
+		}
 		s->state = STREAM_LOST;
 		s->close_reason = STREAM_CLOSE_IDLE;
 		return;
@@ -801,17 +838,35 @@ stream_on_timeout(struct stream *s, uint64_t now)
 	}
 	if (s->ack_pending && now >= s->ack_deadline)
 		s->ack_now = true;
+	if (s->done_local && now >= s->close_repeat_at) {
+		s->close_pending = true;
+		s->close_repeat_at = now + recovery_pto(&s->rec) / 2;
+	}
 	check_done(s, now);
 }
 
 /* ---- application side ---- */
 
+/* How much of the send buffer may hold data now: the whole buffer on long fat paths, but only
+ * about two windows' worth otherwise, so the bytes the application writes are still in the CPU
+ * cache when they are sent (and the application is not asked for data long before it is
+ * needed). */
+static uint64_t
+send_limit(const struct stream *s)
+{
+	uint64_t limit = 2 * s->rec.cc.cwnd + SEND_AHEAD;
+
+	return min_u64(max_u64(limit, SEND_LIMIT_MIN), s->smask + 1);
+}
+
 size_t
 stream_writable(const struct stream *s)
 {
-	if (s->fin_set || s->state != STREAM_OPEN)
+	uint64_t used = s->snd_end - s->snd_una, limit = send_limit(s);
+
+	if (s->fin_set || s->state != STREAM_OPEN || used >= limit)
 		return 0;
-	return (size_t)(s->smask + 1 - (s->snd_end - s->snd_una));
+	return (size_t)(limit - used);
 }
 
 uint8_t *
@@ -978,6 +1033,7 @@ stream_path_changed(struct stream *s, uint64_t now)
 	recovery_path_reset(&s->rec, now, dgram(s->max_payload));
 	pacer_init(&s->pacer, dgram(s->max_payload), now);
 	pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
+	pacer_grant(&s->pacer, s->rec.cc.cwnd);
 	/* The new path has a new RTT; do not count the time it took to notice. */
 	s->last_recv_time = now;
 }

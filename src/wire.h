@@ -90,16 +90,16 @@ static inline uint64_t rd_u64(struct rd *r) { return rd_be(r, 8); }
 static inline uint64_t
 rd_varint(struct rd *r)
 {
-	size_t n;
-	uint64_t v;
+	/* Value bits of a 1-, 2-, 4- and 8-byte varint (a table: clear to static analysis). */
+	static const uint64_t mask[4] = { 0x3f, 0x3fff, 0x3fffffff, VARINT_MAX };
+	unsigned k;
 
 	if (r->bad || r->p >= r->end) {
 		r->bad = true;
 		return 0;
 	}
-	n = (size_t)1 << (r->p[0] >> 6);
-	v = rd_be(r, n);
-	return v & (n == 8 ? VARINT_MAX : (UINT64_C(1) << (8 * n - 2)) - 1);
+	k = r->p[0] >> 6;
+	return rd_be(r, (size_t)1 << k) & mask[k];
 }
 
 static inline void

@@ -10,7 +10,8 @@ TOOLS=$BUILD/tests/tools
 setup() {
 	TMP=$(mktemp -d)
 	PIDS=()
-	"$PUNCHCAT" serve -l 127.0.0.1:0 --allow-root >"$TMP/serve.log" 2>&1 &
+	"$PUNCHCAT" serve -l 127.0.0.1:0 --allow-root --ip-rate 6000 --ip-burst 100 \
+		>"$TMP/serve.log" 2>&1 &
 	SERVE_PID=$!
 	wait_for 5 grep -q 'listening on' "$TMP/serve.log" || {
 		cat "$TMP/serve.log" >&2
@@ -304,4 +305,35 @@ transfer() {
 	peer a 40-alone /dev/null -w 1
 	reap a
 	[ "$(rc a)" -eq 4 ]
+}
+
+@test "stdout closed early (EPIPE): exit 1 with a message, the peer exits 5" {
+	head -c 20000000 /dev/zero >"$TMP/a.in"
+	peer a 41-epipe "$TMP/a.in"
+	( "$PUNCHCAT" 41-epipe </dev/null 2>"$TMP/b.err" | head -c 10 >/dev/null
+	  echo "${PIPESTATUS[0]}" >"$TMP/b.rc" ) &
+	PIDS+=($!)
+	reap a b
+	[ "$(rc b)" -eq 1 ]
+	grep -q '^punchcat: cannot write to stdout: ' "$TMP/b.err"
+	[ "$(rc a)" -eq 5 ]
+}
+
+@test "the server given by name is resolved without blocking" {
+	echo by-name >"$TMP/a.in"
+	peer a 42-by-name "$TMP/a.in" -4 -s "localhost:${PUNCHCAT_SERVER##*:}"
+	peer b 42-by-name /dev/null -4 -s "localhost:${PUNCHCAT_SERVER##*:}"
+	reap a b
+	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
+	[ "$(cat "$TMP/b.out")" = by-name ]
+}
+
+@test "-P shows progress with the size of a regular file, -q prints nothing" {
+	head -c 3000000 /dev/urandom >"$TMP/a.in"
+	peer a 43-progress "$TMP/a.in" -P
+	peer b 43-progress /dev/null -P -q
+	reap a b
+	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
+	grep -Eq '^punchcat: +[0-9]+% sent ' "$TMP/a.err"
+	[ ! -s "$TMP/b.err" ]
 }

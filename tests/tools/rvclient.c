@@ -195,7 +195,7 @@ main(int argc, char **argv)
 			send_to(0, buf, len);
 			relay_sent++;
 		}
-		done = joined && got >= expect && (!want_go || go) && relay_got >= relay_n &&
+		done = joined && got >= expect && rv_client_peer_messages_acked(&c) && (!want_go || go) && relay_got >= relay_n &&
 		    (relay_n == 0 || relay_sent >= relay_n);
 		if (done && hold_until == 0) {
 			hold_until = now + (uint64_t)(hold_s * 1e6);

@@ -145,6 +145,23 @@ messages_survive_loss(void **state)
 }
 
 static void
+queued_while_alone_sent_when_peer_arrives(void **state)
+{
+	struct node *a = w_node(&W, 0, 0, false), *b;
+	struct rv_event ev;
+
+	w_run(&W, 20 * US_PER_MS, US_PER_MS);
+	assert_true(w_event(a, RV_EV_JOINED, &ev));
+	assert_int_equal(rv_client_send_peer_message(&a->c, W.now, "share", 5), 0);
+	/* alone for 5 s: the retransmission timer backs off to 1 s */
+	w_run(&W, 5 * US_PER_S, 10 * US_PER_MS);
+	b = w_node(&W, 1, ev.nameplate, true);
+	w_run(&W, 30 * US_PER_MS, US_PER_MS);
+	assert_true(w_event(b, RV_EV_PEER_MESSAGE, &ev));	/* at once, not after the backoff */
+	assert_int_equal(ev.msg_len, 5);
+}
+
+static void
 go_when_both_ready(void **state)
 {
 	struct node *a, *b;
@@ -431,6 +448,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(create_with_same_code, setup, teardown),
 		cmocka_unit_test_setup_teardown(messages_in_order_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(messages_survive_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(queued_while_alone_sent_when_peer_arrives, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(go_when_both_ready, setup, teardown),
 		cmocka_unit_test_setup_teardown(third_member_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_nameplate_claim_only, setup, teardown),

@@ -275,6 +275,12 @@ retransmitted_join_same_membership(void **state)
 	assert_int_equal(r1.m.role, RV_ROLE_RESPONDER);
 	assert_int_equal(r2.m.auth.member, 1);
 	assert_int_equal(S.ctr.room_full, 0);
+	/* the same client from a new address (NAT rebinding between retransmissions) */
+	b = addr(2, 2223);
+	r2 = join(&b, 0, r1.m.nameplate, 2);
+	assert_int_equal(r2.m.auth.member, 1);
+	assert_true(netaddr_eq(&r2.m.addr, &b));
+	assert_int_equal(S.ctr.room_full, 0);
 }
 
 static void
@@ -610,6 +616,7 @@ amplification_bound_everywhere(void **state)
 	struct netaddr a = addr(1, 1), b = addr(2, 2);
 	struct rep ra, rb;
 	uint8_t buf[RV_MAX_PACKET];
+	static const uint8_t payload[64] = "payload";
 	uint32_t seed = 1;
 
 	start();
@@ -629,7 +636,7 @@ amplification_bound_everywhere(void **state)
 			m.auth.room_id ^= seed;		/* and some unknown rooms */
 		m.nameplate = 17;
 		m.seq = 1;
-		m.payload = buf;
+		m.payload = payload;
 		m.payload_len = (seed >> 12) % 64 + 1;
 		if (m.type >= 0x60) {
 			rv_relay_hdr_write(buf, m.type, m.auth.member, m.auth.room_id);
