@@ -691,5 +691,5 @@ serve) cmd_serve "$@" ;;
 pair) cmd_pair "$@" ;;
 wanem-bench) cmd_wanem_bench "$@" ;;
 matrix) cmd_matrix "$@" ;;
-*) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+*) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2 ;;
 esac
