@@ -87,6 +87,20 @@ udp_bound() { nx "$1" ss -Hlun "sport = :$2" | grep -q .; }
 # ---------------------------------------------------------------------------------------------
 # The lab itself
 
+@test "lab: no veth end in the root namespace while up; nothing left after down" {
+	local before during lab prefix
+	before=$(ip -o link show type veth | wc -l)
+	lab=$(NATLAB= "$NL" up cgnat-a hairpin | sed -n 's/^NATLAB=//p')
+	[ -n "$lab" ]
+	prefix=$(cat "$lab/prefix")
+	during=$(ip -o link show type veth | wc -l)
+	[ "$(ip netns list | grep -c "^$prefix-")" -eq 8 ]
+	NATLAB=$lab "$NL" down
+	[ "$during" -eq "$before" ]
+	[ "$(ip netns list | grep -c "^$prefix-")" -eq 0 ]
+	[ ! -e "$lab" ]
+}
+
 @test "lab: every router drops unsolicited input on its WAN interface" {
 	local ip
 	# A host without a router answers with port unreachable: the probe can tell.
