@@ -299,7 +299,7 @@ recovery_on_ack(struct recovery *rec, uint64_t now, const struct frame_ack *ack)
 		rec->any_acked = true;
 		/* RTT sample from the largest, if it is newly acknowledged and ack-eliciting. */
 		if (ack->largest >= rec->base && top->state == SP_OUTSTANDING &&
-		    !(top->flags & SP_OLD_PATH)) {
+		    !(top->flags & SP_OLD_PATH) && now >= top->time) {
 			update_rtt(rec, now, now - top->time, ack->delay_us);
 			st.ca.rtt_us = now - top->time;
 		}

@@ -652,17 +652,34 @@ autotune_window(struct stream *s, uint64_t now)
 	s->window_update_time = now;
 }
 
+/* Frame writers' results: on failure the partial frame is taken back out of the packet.
+ * Usage: mark = w.p; ok = put(&w, mark, frame_write_...(&w, ...)) (mark taken first). */
+static bool
+put(struct wr *w, uint8_t *mark, bool ok)
+{
+	if (!ok) {
+		w->p = mark;
+		w->bad = false;
+	}
+	return ok;
+}
+
 static bool
 write_ack(struct stream *s, struct wr *w, uint64_t now, struct sent_pkt *sp)
 {
-	size_t max_ranges = (wr_left(w) - 32) / 16;
+	uint8_t *mark = w->p;
+	size_t max_ranges;
 
 	if (rangeset_empty(&s->pns) || wr_left(w) < 48)
 		return false;
-	if (max_ranges > ACK_RANGES_PER_FRAME)
-		max_ranges = ACK_RANGES_PER_FRAME;
-	if (!frame_write_ack(w, s->pns.r, s->pns.n, now - s->largest_pn_time, max_ranges))
+	max_ranges = min_u64((wr_left(w) - 32) / 16, ACK_RANGES_PER_FRAME);
+	if (!frame_write_ack(w, s->pns.r, s->pns.n,
+	    now > s->largest_pn_time ? now - s->largest_pn_time : 0, max_ranges)) {
+		/* Never leave half a frame in the packet. */
+		w->p = mark;
+		w->bad = false;
 		return false;
+	}
 	sp->flags |= SP_HAS_ACK;
 	sp->ack_largest = s->pns.r[s->pns.n - 1].hi - 1;
 	s->ack_pending = s->ack_now = false;
@@ -688,6 +705,7 @@ close_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uint64_t 
 {
 	struct wr w;
 	struct sent_pkt sp = {0};
+	uint8_t *mark;
 	char text[64];
 
 	if (!s->close_pending || !recovery_has_room(&s->rec, now, false))
@@ -695,8 +713,9 @@ close_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uint64_t 
 	wr_init(&w, buf, cap);
 	if (s->ack_pending || s->state == STREAM_OPEN || s->state == STREAM_DONE)
 		write_ack(s, &w, now, &sp);
-	if (!frame_write_close(&w, s->close_reason,
-	    stream_reason_text(s->close_reason, text, sizeof text)))
+	mark = w.p;
+	if (!put(&w, mark, frame_write_close(&w, s->close_reason,
+	    stream_reason_text(s->close_reason, text, sizeof text))))
 		return 0;
 	s->close_pending = false;
 	s->close_sent_time = now;
@@ -712,6 +731,7 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 {
 	struct wr w;
 	struct sent_pkt sp = {0};
+	uint8_t *mark;
 	bool data_ok, eliciting = false, probe, room_el;
 
 	check_done(s, now);
@@ -736,20 +756,23 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 	wr_init(&w, buf, cap);
 	if (s->ack_pending)
 		write_ack(s, &w, now, &sp);
-	if (room_el && s->response_pending && frame_write_path(&w, FRAME_PATH_RESPONSE,
-	    s->response)) {
+	mark = w.p;
+	if (room_el && s->response_pending && put(&w, mark, frame_write_path(&w,
+	    FRAME_PATH_RESPONSE, s->response))) {
 		s->response_pending = false;
 		eliciting = true;
 	}
-	if (room_el && s->challenge_pending && frame_write_path(&w, FRAME_PATH_CHALLENGE,
-	    s->challenge)) {
+	mark = w.p;
+	if (room_el && s->challenge_pending && put(&w, mark, frame_write_path(&w,
+	    FRAME_PATH_CHALLENGE, s->challenge))) {
 		s->challenge_pending = false;
 		sp.flags |= SP_CHALLENGE;
 		eliciting = true;
 	}
 	if (room_el && s->max_data_pending && !s->peer_fin_known) {
 		autotune_window(s, now);
-		if (frame_write_max_data(&w, s->rcv_read + s->recv_window)) {
+		mark = w.p;
+		if (put(&w, mark, frame_write_max_data(&w, s->rcv_read + s->recv_window))) {
 			s->adv_max_data = max_u64(s->adv_max_data, s->rcv_read + s->recv_window);
 			s->max_data_pending = false;
 			sp.flags |= SP_MAX_DATA;
@@ -760,7 +783,9 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 	}
 	if (data_ok && write_stream(s, &w, &sp))
 		eliciting = true;
-	if (room_el && (s->ping_pending || (probe && !eliciting)) && frame_write_ping(&w)) {
+	mark = w.p;
+	if (room_el && (s->ping_pending || (probe && !eliciting)) &&
+	    put(&w, mark, frame_write_ping(&w))) {
 		s->ping_pending = false;
 		eliciting = true;
 	}

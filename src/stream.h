@@ -20,6 +20,8 @@
  *   - check stream_state(s): STREAM_DONE -> exit 0, STREAM_CLOSED_PEER -> the peer aborted
  *     (stream_close_reason()), STREAM_LOST -> exit 5 (connection lost).
  *
+ * `now` must never go backwards (a monotonic clock).
+ *
  * Packet numbers are chosen here: 0, 1, 2, ... strictly increasing, never reused (every
  * retransmission goes in a new packet). Frames and their encodings are in src/frame.h and in
  * STREAM FRAMES of punchcat-protocol(7); loss recovery and congestion control in LOSS RECOVERY
