@@ -134,6 +134,62 @@ static int udp_socket(const struct sockaddr_in *bind_to)
 	return fd;
 }
 
+/* Reads a decimal number at *p and moves *p past it. */
+static bool take_ulong(const char **p, unsigned long *v)
+{
+	char *end;
+
+	if (**p < '0' || **p > '9')
+		return false;
+	errno = 0;
+	*v = strtoul(*p, &end, 10);
+	if (errno != 0)
+		return false;
+	*p = end;
+	return true;
+}
+
+/* Copies the next word at *p (at most cap - 1 bytes) and moves *p past it. */
+static bool take_word(const char **p, char *out, size_t cap)
+{
+	size_t n = strcspn(*p, " ");
+
+	if (n == 0 || n >= cap)
+		return false;
+	memcpy(out, *p, n);
+	out[n] = '\0';
+	*p += n;
+	return true;
+}
+
+/* "Q SEQ" or "Q SEQ R ADDR:PORT"; want is "" without R. */
+static bool parse_query(const char *in, unsigned long *seq, char *want, size_t cap)
+{
+	want[0] = '\0';
+	if (strncmp(in, "Q ", 2) != 0)
+		return false;
+	in += 2;
+	if (!take_ulong(&in, seq))
+		return false;
+	if (*in == '\0')
+		return true;
+	if (strncmp(in, " R ", 3) != 0)
+		return false;
+	in += 3;
+	return take_word(&in, want, cap) && *in == '\0';
+}
+
+/* "M MAPPED SEQ". */
+static bool parse_answer(const char *in, char *mapped, size_t cap, unsigned long *seq)
+{
+	if (strncmp(in, "M ", 2) != 0)
+		return false;
+	in += 2;
+	if (!take_word(&in, mapped, cap) || *in++ != ' ')
+		return false;
+	return take_ulong(&in, seq) && *in == '\0';
+}
+
 /* ---- serve ---- */
 
 static int cmd_serve(int argc, char **argv)
@@ -180,8 +236,7 @@ static int cmd_serve(int argc, char **argv)
 			if (len <= 0)
 				continue;
 			in[len] = '\0';
-			want[0] = '\0';
-			if (sscanf(in, "Q %lu R %63s", &seq, want) < 1)
+			if (!parse_query(in, &seq, want, sizeof(want)))
 				continue;
 			if (want[0] != '\0') {
 				out_fd = -1;
@@ -240,7 +295,7 @@ static int await_answer(int fd, unsigned long seq, uint64_t deadline, struct soc
 			continue;
 		}
 		buf[len] = '\0';
-		if (sscanf(buf, "M %63s %lu", m, &got) == 2 && got == seq) {
+		if (parse_answer(buf, m, sizeof(m), &got) && got == seq) {
 			snprintf(mapped, mapcap, "%s", m);
 			return 1;
 		}
@@ -319,9 +374,11 @@ static int cmd_query(int argc, char **argv)
 			}
 		}
 		if (count > 1) {
+			long mid = received / 2;
+
 			qsort(rtts, (size_t)received, sizeof(rtts[0]), cmp_u64);
 			printf("%s sent %ld received %ld median_rtt_ms %.1f\n", argv[i], count, received,
-			    received ? (double)rtts[received / 2] / 1000.0 : 0.0);
+			    received ? (double)rtts[mid] / 1000.0 : 0.0);
 		} else if (received) {
 			printf("%s reply %s %s %.1f\n", argv[i], fromtxt, mapped,
 			    (double)last_rtt / 1000.0);
