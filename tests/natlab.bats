@@ -387,6 +387,25 @@ ctl_finish() {
 	[ "$(cat "$d/result")" = "rc 0 0 data ok" ] || { show_logs "$d"; return 1; }
 }
 
+@test "fault: direct path blocked mid-transfer -> back to the relay; the transfer completes" {
+	local d=$NATLAB/blocked
+	ctl_start "$d" prc-a cone-b direct || { show_logs "$d"; return 1; }
+	# From now on prc-a's router passes UDP only to the rendezvous server.
+	nsx r-prc-a nft -f - <<-EOF
+		table ip natlab_block {
+			chain forward {
+				type filter hook forward priority -10; policy accept;
+				iifname "lan0" ip daddr != $RV_IP meta l4proto udp drop
+			}
+		}
+	EOF
+	ctl_finish "$d" >"$d/result"
+	nsx r-prc-a nft delete table ip natlab_block
+	cat "$d/result"
+	[ "$(cat "$d/result")" = "rc 0 0 data ok" ] || { show_logs "$d"; return 1; }
+	[ "$(final_path "$d/a.err")" = "relay $RV_IP:$PORT" ] || { show_logs "$d"; return 1; }
+}
+
 @test "fault: rendezvous killed after connect; the transfer completes" {
 	local d=$NATLAB/rvkill
 	ctl_start "$d" prc-a cone-b direct || { show_logs "$d"; return 1; }
