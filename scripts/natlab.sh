@@ -540,7 +540,7 @@ expected_path() {
 	esac
 }
 
-# hold_then_send DIR: once a side reports a direct path, or after HOLD seconds, feeds both
+# hold_then_send DIR: once both sides report a direct path, or after HOLD seconds, feeds both
 # peers their data (a.data, b.data) through their fifos and notes the time in DIR/released.
 # Holding keeps the connection alive long enough for the final path to be found (a birthday
 # search takes seconds; 1 MB over the relay takes milliseconds).
@@ -550,7 +550,8 @@ hold_then_send() {
 	exec 3>"$d/a.in" 4>"$d/b.in"
 	end=$(awk -v t="$EPOCHREALTIME" -v h="$HOLD" 'BEGIN { printf "%d", t + h }')
 	while [ "${EPOCHREALTIME%.*}" -lt "$end" ]; do
-		grep -q 'punchcat: path: direct' "$d/a.err" "$d/b.err" 2>/dev/null && break
+		grep -q 'punchcat: path: direct' "$d/a.err" 2>/dev/null &&
+			grep -q 'punchcat: path: direct' "$d/b.err" 2>/dev/null && break
 		[ -f "$d/a.rc" ] && [ -f "$d/b.rc" ] && break
 		sleep 0.02
 	done
