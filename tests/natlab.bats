@@ -89,15 +89,21 @@ udp_bound() { nx "$1" ss -Hlun "sport = :$2" | grep -q .; }
 
 @test "lab: no veth end in the root namespace while up; nothing left after down" {
 	local before during lab prefix
+	local up_count down_count
 	before=$(ip -o link show type veth | wc -l)
 	lab=$(NATLAB= "$NL" up cgnat-a hairpin | sed -n 's/^NATLAB=//p')
 	[ -n "$lab" ]
+	# Measure, take the lab down, then judge (a failed check must not leave the lab behind).
 	prefix=$(cat "$lab/prefix")
 	during=$(ip -o link show type veth | wc -l)
-	[ "$(ip netns list | grep -c "^$prefix-")" -eq 8 ]
+	up_count=$(ip netns list | grep -c "^$prefix-")
 	NATLAB=$lab "$NL" down
+	down_count=$(ip netns list | grep -c "^$prefix-" || true)
+	echo "veths in the root namespace before $before, while up $during; namespaces up" \
+		"$up_count, after down $down_count"
+	[ "$up_count" -eq 8 ]
 	[ "$during" -eq "$before" ]
-	[ "$(ip netns list | grep -c "^$prefix-")" -eq 0 ]
+	[ "$down_count" -eq 0 ]
 	[ ! -e "$lab" ]
 }
 
