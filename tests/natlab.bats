@@ -116,7 +116,7 @@ udp_bound() { nx "$1" ss -Hlun "sport = :$2" | grep -q .; }
 @test "lab: every router drops unsolicited input on its WAN interface" {
 	local ip
 	# A host without a router answers with port unreachable: the probe can tell.
-	run nx rv "$U" query -w 300 203.0.113.11:40001
+	run nx rv "$U" query -w 1000 203.0.113.11:40001
 	[[ "$output" == *refused* ]]
 	run nx rv "$U" query -w 200 203.0.113.{21,31,41,51,61,71,81,91}:40001
 	echo "$output"
@@ -144,7 +144,7 @@ udp_bound() { nx "$1" ss -Hlun "sport = :$2" | grep -q .; }
 mapped() {
 	local s=$1
 	shift
-	nx "$s" "$U" query -w 300 "$@" | awk '$2 == "reply" { print $4 } $2 != "reply" { print "none" }'
+	nx "$s" "$U" query -w 1000 "$@" | awk '$2 == "reply" { print $4 } $2 != "reply" { print "none" }'
 }
 
 start_reflector() {
@@ -181,7 +181,7 @@ start_reflector() {
 		case $k in *-*) s=$k ;; *) s=$k-b ;; esac
 		# A fresh socket sends to rv:3478 only; the answer comes from another port, then
 		# from another address. All kinds at once: most answers are timeouts.
-		nx "$s" "$U" query -w 300 203.0.113.10:3478/203.0.113.10:3479 \
+		nx "$s" "$U" query -w 500 203.0.113.10:3478/203.0.113.10:3479 \
 			203.0.113.10:3478/203.0.113.9:3478 >"$NATLAB/filter.$k" &
 		pids="$pids $!"
 	done
@@ -198,7 +198,7 @@ start_reflector() {
 
 @test "lab: udpblock passes UDP only to the server's ports" {
 	start_reflector
-	run nx udpblock-a "$U" query -w 300 203.0.113.10:3478 203.0.113.10:7430 203.0.113.10:7431 \
+	run nx udpblock-a "$U" query -w 500 203.0.113.10:3478 203.0.113.10:7430 203.0.113.10:7431 \
 		203.0.113.12:3478
 	kill "$REFLECTOR"
 	echo "$output"
@@ -215,7 +215,7 @@ lan_loop() {
 	local srv=$BG ip=203.0.113.81
 	[ "$1" = hairpin ] && ip=203.0.113.91
 	wait_for 5 udp_bound "$1-a" 40003
-	nx "$1-b" "$U" query -w 300 "$ip:40003"
+	nx "$1-b" "$U" query -w 500 "$ip:40003"
 	kill "$srv"
 }
 
@@ -239,7 +239,7 @@ lan_loop() {
 	[ "$med" -ge 95 ] && [ "$med" -le 400 ]
 
 	"$NL" wanem public-a loss 30 seed 7
-	run nx public-a "$U" query -w 40 -c 60 203.0.113.12:3478
+	run nx public-a "$U" query -w 80 -c 60 203.0.113.12:3478
 	echo "loss 30 % each way: $output"
 	got=$(echo "$output" | awk '{ print $5 }')
 	# Delivery both ways: 0.7 x 0.7 = 49 %.
