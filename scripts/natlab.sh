@@ -34,7 +34,7 @@
 #   pair SIDE1 SIDE2 [KB] one punchcat transfer between the two hosts (KB each way, default
 #                         1024): prints "pair S1 S2 rc R1 R2 path KIND ADDR connect_ms N MBps X
 #                         sha ok|bad dir DIR/pair.N" (the logs). The data is held back until a
-#                         direct path is up or PAIR_HOLD seconds pass (default 25, or 2 where
+#                         direct path is up or PAIR_HOLD seconds pass (default 25, or 1 where
 #                         only the relay can work). connect_ms: from the start to the first
 #                         path line of the final kind; MBps: one direction's data over the
 #                         time from its release to the end
@@ -566,10 +566,10 @@ cmd_pair() {
 	load_state
 	[ $# -ge 2 ] || die "pair SIDE1 SIDE2 [KB]"
 	local s1=$1 s2=$2 kb=${3:-1024} d n code t0 t1 HOLD=${PAIR_HOLD:-}
-	# Long enough for a birthday search where a direct path is possible; 2 s elsewhere.
+	# Long enough for a birthday search where a direct path is possible; 1 s elsewhere.
 	if [ -z "$HOLD" ]; then
 		HOLD=25
-		[ "$(expected_path "$s1" "$s2")" = relay ] && HOLD=2
+		[ "$(expected_path "$s1" "$s2")" = relay ] && HOLD=1
 	fi
 	ensure_serve
 	cmd_flush "$s1" "$s2"

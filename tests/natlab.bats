@@ -275,7 +275,7 @@ show_logs() {
 check_pair() {
 	local want f
 	want=$(expected_path "$1" "$2")
-	# The data waits until a direct path is up (a birthday search takes seconds), or for 2 s
+	# The data waits until a direct path is up (a birthday search takes seconds), or for 1 s
 	# where only the relay can work (natlab.sh pair).
 	run "$NL" pair "$1" "$2" "${3:-256}"
 	echo "$output"
