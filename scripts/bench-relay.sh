@@ -54,7 +54,9 @@ ticks1=$(awk '{print $14 + $15}' "/proc/$spid/stat")
 kill -USR1 "$spid"
 for _ in $(seq 100); do grep -q 'counters:' "$tmp/log" && break; sleep 0.05; done
 relayed=$(grep 'counters:' "$tmp/log" | tail -1 | tr ' ' '\n' | sed -n 's/^relayed_packets=//p')
+hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$spid/status")
 stop_server
+echo "relay_server_peak_rss_KiB=$hwm"
 hz=$(getconf CLK_TCK)
 awk -v t=$((ticks1 - ticks0)) -v hz="$hz" -v n="$relayed" 'BEGIN {
 	us = t * 1e6 / hz / (n > 0 ? n : 1)
