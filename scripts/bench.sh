@@ -68,13 +68,11 @@ wait_line() {
 	return 1
 }
 
-# start_serve [NETNS ADDR]: a rendezvous server (on loopback, or in a lab namespace) whose
-# per-IP limits do not stop a benchmark's many JOINs; sets SERVER.
+# start_serve: a rendezvous server on loopback whose per-IP limits do not stop a benchmark's
+# many JOINs; sets SERVER.
 start_serve() {
-	local ns=() listen=127.0.0.1:0 log=$tmp/serve.$RANDOM.log
-	[ -n "${1:-}" ] && ns=(ip netns exec "$1") listen=$2
-	"${ns[@]}" "$PUNCHCAT" serve --allow-root -l "$listen" --ip-rate 100000 --ip-burst 10000 \
-		2>"$log" &
+	local log=$tmp/serve.$RANDOM.log
+	"$PUNCHCAT" serve --allow-root -l 127.0.0.1:0 --ip-rate 100000 --ip-burst 10000 2>"$log" &
 	pids+=($!)
 	wait_line "$log" 'listening on' 5 || { echo "bench: punchcat serve did not start" >&2; return 1; }
 	SERVER=$(sed -n 's/^punchcat: listening on \([^ ]*\)$/\1/p' "$log" | head -1)
@@ -119,7 +117,7 @@ loop_row() { # NAME LABEL
 }
 
 bench_loopback() {
-	local port code tls=0 nc_ok=0 i
+	local port code tls=0 nc_ok=0
 	have nc "no TCP baseline" && nc_ok=1
 	if have socat "no TLS baseline" && have openssl "no TLS baseline"; then
 		openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench \
@@ -127,7 +125,7 @@ bench_loopback() {
 	fi
 	start_serve || return
 	# interleaved, so a change in machine load hits every tool alike
-	for i in $(seq "$RUNS"); do
+	for _ in $(seq "$RUNS"); do
 		if [ "$nc_ok" = 1 ]; then
 			port=$(free_port)
 			xfer nc "nc -l 127.0.0.1 $port" "nc -N 127.0.0.1 $port" "$port"
@@ -320,11 +318,13 @@ lab_punchcat() {
 
 bench_lab() {
 	lab_start || return
-	local loss i
+	local loss
 	for loss in 0 1 5; do
 		lab_link "$loss" || { echo "bench: wanem did not start" >&2; return; }
-		: >"$tmp/lab.cubic.$loss" >"$tmp/lab.bbr.$loss" >"$tmp/lab.pc.$loss"
-		for i in $(seq "$RUNS"); do
+		: >"$tmp/lab.cubic.$loss"
+		: >"$tmp/lab.bbr.$loss"
+		: >"$tmp/lab.pc.$loss"
+		for _ in $(seq "$RUNS"); do
 			have nc && lab_tcp cubic >>"$tmp/lab.cubic.$loss"
 			have nc && lab_tcp bbr >>"$tmp/lab.bbr.$loss"
 			lab_punchcat >>"$tmp/lab.pc.$loss"
