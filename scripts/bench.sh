@@ -48,9 +48,9 @@ next_code() { nameplate=$((nameplate + 1)); echo "$nameplate-bench-$1"; }
 
 # wait_listen PORT [NETNS]: waits (at most 5 s) until a TCP socket listens on PORT.
 wait_listen() {
-	local i ns=()
+	local ns=()
 	[ -n "${2:-}" ] && ns=(ip netns exec "$2")
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		"${ns[@]}" ss -Hltn "sport = :$1" | grep -q . && return 0
 		sleep 0.05
 	done
@@ -60,8 +60,7 @@ wait_listen() {
 
 # wait_line FILE PATTERN SECONDS: waits until FILE has a line matching PATTERN.
 wait_line() {
-	local i
-	for i in $(seq $(($3 * 50))); do
+	for _ in $(seq $(($3 * 50))); do
 		grep -q "$2" "$1" 2>/dev/null && return 0
 		sleep 0.02
 	done
