@@ -364,17 +364,18 @@ bench_relay() {
 	scripts/bench-relay.sh "$RELAY_SECS" "$RUNS" >"$tmp/relay.out" 2>&1
 	awk '
 	/^relay (pps|MBps|Gbps)/ {r[$2] = $4; b[$2] = $7; q[$2] = $9}
-	/^server CPU per relayed packet/ {cpu = $0}
+	/^relaygso (pps|MBps|Gbps)/ {g[$2] = $4; gq[$2] = $9}
+	/^server CPU per relayed packet/ {cpu[++nc] = $0}
 	/^rendezvous_runs/ {rv = $0}
 	/^rss_idle/ {rss = $0}
 	/^relay_server_peak_rss/ {peak = $0}
 	END {
-		print "| figure | punchcat serve | baseline forwarder (recvmmsg/sendmmsg) | ratio |"
-		print "|---|---|---|---|"
+		print "| figure | serve, plain senders (sendmmsg) | serve, GSO senders + GRO receiver | baseline forwarder (recvmmsg/sendmmsg, plain senders) | ratio plain / baseline | ratio GSO / baseline |"
+		print "|---|---|---|---|---|---|"
 		n = split("pps MBps Gbps", k, " ")
-		for (i = 1; i <= n; i++) if (k[i] in r) printf "| relay %s | %s | %s | %s |\n", k[i], r[k[i]], b[k[i]], q[k[i]]
+		for (i = 1; i <= n; i++) if (k[i] in r) printf "| relay %s | %s | %s | %s | %s | %s |\n", k[i], r[k[i]], g[k[i]], b[k[i]], q[k[i]], gq[k[i]]
 		print ""
-		if (cpu != "") print "- " cpu
+		for (i = 1; i <= nc; i++) print "- " cpu[i]
 		if (rv != "") print "- " rv
 		if (rss != "") print "- " rss
 		if (peak != "") print "- " peak
