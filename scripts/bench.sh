@@ -28,10 +28,16 @@ sections=${*:-loopback lab connect relay}
 tmp=$(mktemp -d) || exit 1
 pids=()
 lab_up=0
+lan_ns=""
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	if [ -n "$lan_ns" ]; then
+		ip netns pids "$lan_ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		sleep 0.2
+		ip netns del "$lan_ns" 2>/dev/null
+	fi
 	[ "$lab_up" = 1 ] && "$NATLAB_SH" down >/dev/null 2>&1
 	rm -rf "$tmp"
 }
@@ -115,6 +121,29 @@ loop_row() { # NAME LABEL
 	echo "| $2 | $m | $(ratio "$m" "$(col nc 1)") | $(ratio "$m" "$(col socat 1)") | $(col "$1" 2) | $(col "$1" 3) | $(col "$1" 4) | $(col "$1" 5) |"
 }
 
+# lan_start: a private namespace with a veth pair (both ends inside) and 10.254.77.1 on one
+# end: peers talking to that address use 1200-byte datagrams as on a LAN, while the kernel
+# path is loopback's (own addresses route through lo). Sets LAN_SERVER.
+lan_start() {
+	[ "$(id -u)" -eq 0 ] || { echo "bench: the LAN-path row needs root (a namespace): skipped" >&2; return 1; }
+	if ip -br -4 addr | grep -q ' 10\.254\.'; then
+		echo "bench: this machine uses 10.254.0.0/16: LAN-path row skipped" >&2
+		return 1
+	fi
+	lan_ns=pcbench$$
+	ip netns add "$lan_ns" || { lan_ns=""; return 1; }
+	ip -n "$lan_ns" link set lo up &&
+		ip -n "$lan_ns" link add lan0 type veth peer name lan1 &&
+		ip -n "$lan_ns" addr add 10.254.77.1/24 dev lan0 &&
+		ip -n "$lan_ns" link set lan0 up && ip -n "$lan_ns" link set lan1 up || return 1
+	local log=$tmp/serve.lan.log
+	ip netns exec "$lan_ns" "$PUNCHCAT" serve --allow-root -l 10.254.77.1:0 --ip-rate 100000 \
+		--ip-burst 10000 2>"$log" &
+	pids+=($!)
+	wait_line "$log" 'listening on' 5 || return 1
+	LAN_SERVER=$(sed -n 's/^punchcat: listening on \([^ ]*\)$/\1/p' "$log" | head -1)
+}
+
 bench_loopback() {
 	local port code tls=0 nc_ok=0
 	have nc "no TCP baseline" && nc_ok=1
@@ -123,6 +152,8 @@ bench_loopback() {
 			-keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null && tls=1
 	fi
 	start_serve || return
+	local lan=0
+	lan_start && lan=1
 	# interleaved, so a change in machine load hits every tool alike
 	for _ in $(seq "$RUNS"); do
 		if [ "$nc_ok" = 1 ]; then
@@ -136,6 +167,11 @@ bench_loopback() {
 		fi
 		code=$(next_code loop)
 		xfer punchcat "$PUNCHCAT -q -w 30 -s $SERVER $code" "$PUNCHCAT -q -w 30 -s $SERVER $code"
+		if [ "$lan" = 1 ]; then
+			code=$(next_code lan)
+			xfer punchcat-lan "ip netns exec $lan_ns $PUNCHCAT -q -w 30 -s $LAN_SERVER $code" \
+				"ip netns exec $lan_ns $PUNCHCAT -q -w 30 -s $LAN_SERVER $code"
+		fi
 	done
 	echo "## Loopback: ${SIZE_MB} MiB /dev/zero -> /dev/null, median of $RUNS runs"
 	echo
@@ -144,6 +180,7 @@ bench_loopback() {
 	loop_row nc "nc (TCP, plaintext)"
 	loop_row socat "socat OPENSSL (TLS)"
 	loop_row punchcat "punchcat (direct, encrypted)"
+	loop_row punchcat-lan "punchcat (direct, encrypted, 1200-byte datagrams as on a LAN)"
 	echo
 }
 
