@@ -425,6 +425,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	uint64_t now;
 
 	(void)what;
+	memset(ctl, 0, sizeof ctl);	/* the kernel fills it; zeroed once for the analyzers */
 	for (int round = 0; round < RX_ROUNDS && p->phase != PH_DONE; round++) {
 		int r;
 
