@@ -10,7 +10,7 @@
 #             loopback and in the lab (prc x prc, same emulated link without loss)
 #   relay     scripts/bench-relay.sh: relay throughput through `punchcat serve` on one core
 # Usage: scripts/bench.sh [loopback] [lab] [connect] [relay]     (default: all sections)
-# Environment: RUNS (3), SIZE_MB (2048), LAB_SECS (10, per lab transfer), CONNECT_RUNS (20),
+# Environment: RUNS (3), SIZE_MB (2048), LAB_SECS (15, per lab transfer), CONNECT_RUNS (20),
 #   RELAY_SECS (3), PUNCHCAT (./punchcat).
 # Installs nothing: a missing tool is reported on stderr and its rows say n/a. Traffic stays on
 # loopback and inside the lab's own namespaces; everything started is stopped on exit.
@@ -20,7 +20,7 @@ ROOT=$PWD
 PUNCHCAT=${PUNCHCAT:-$ROOT/punchcat}
 RUNS=${RUNS:-3}
 SIZE_MB=${SIZE_MB:-2048}
-LAB_SECS=${LAB_SECS:-10}
+LAB_SECS=${LAB_SECS:-15}
 CONNECT_RUNS=${CONNECT_RUNS:-20}
 RELAY_SECS=${RELAY_SECS:-3}
 NATLAB_SH=$ROOT/scripts/natlab.sh
