@@ -1,9 +1,18 @@
-/* The peer's UDP sockets: opening, batched receive and send, and the first-byte demux. */
+/*
+ * The peer's UDP sockets: opening, batched receive and send, and the first-byte demux.
+ *
+ * Where the kernel has them, runs of equal-sized datagrams to one address leave as one UDP GSO
+ * send (UDP_SEGMENT: one trip through the stack for the run), and UDP GRO hands us runs of one
+ * sender's datagrams as one buffer (fewer wake-ups and syscalls), split here before the demux.
+ * A kernel that refuses GSO once gets plain sendmmsg from then on; GRO needs no fallback (a
+ * kernel without it delivers datagrams one by one, as before).
+ */
 #define _GNU_SOURCE	/* recvmmsg, sendmmsg */
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +27,18 @@
 
 /* Receive batches per readiness event before the pump runs (fairness with stdin/stdout). */
 #define RX_ROUNDS 8
+/* A GSO send carries at most this many bytes (the UDP length limit, with room to spare). */
+#define GSO_MAX_BYTES 65000
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+/* The kernel refused UDP_SEGMENT once (old kernel, or a device without it): no more tries. */
+static bool gso_off;
 
 static void
 sa_from(const struct peer *p, const struct netaddr *a, struct sockaddr_storage *ss,
@@ -77,6 +98,8 @@ open_one(struct peer *p, unsigned idx, uint16_t port)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
 	}
 	set_bufs(fd);
+	/* runs of datagrams in one buffer where the kernel can (else one by one) */
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
 	memset(&ss, 0, sizeof ss);
 	if (p->family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -174,13 +197,46 @@ psock_close_all(struct peer *p)
 	p->rxbufs = NULL;
 }
 
+/* Datagrams i and j of the queue go to the same address. */
+static bool
+same_to(const struct sendq *q, unsigned i, unsigned j)
+{
+	return q->tolen[i] == q->tolen[j] && memcmp(&q->to[i], &q->to[j], q->tolen[i]) == 0;
+}
+
+/*
+ * The run of datagrams starting at i that one GSO send can carry: same address, the size of
+ * the first (the last may be shorter), GSO_MAX_BYTES in all. Returns its end.
+ */
+static unsigned
+run_end(const struct sendq *q, unsigned i)
+{
+	size_t seg = q->lens[i], total = seg;
+	unsigned j = i + 1;
+
+	if (gso_off)
+		return j;
+	while (j < q->n && q->lens[j] <= seg && total + q->lens[j] <= GSO_MAX_BYTES &&
+	    same_to(q, i, j)) {
+		total += q->lens[j];
+		if (q->lens[j++] < seg)
+			break;	/* a shorter one may only end a run */
+	}
+	return j;
+}
+
 void
 psock_flush(struct peer *p)
 {
 	struct mmsghdr m[PEER_BATCH];
 	struct iovec iov[PEER_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[PEER_BATCH];
+	unsigned first[PEER_BATCH + 1];	/* message k carries datagrams first[k] .. first[k+1] */
 	struct sendq *q = &p->q;
-	unsigned done = 0;
+	unsigned nmsg = 0, done = 0;
 
 	if (q->n == 0 || q->sock >= p->nsocks) {
 		q->n = 0;
@@ -190,26 +246,68 @@ psock_flush(struct peer *p)
 	for (unsigned i = 0; i < q->n; i++) {
 		iov[i].iov_base = q->bufs[i];
 		iov[i].iov_len = q->lens[i];
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-		m[i].msg_hdr.msg_name = &q->to[i];
-		m[i].msg_hdr.msg_namelen = q->tolen[i];
 	}
-	while (done < q->n) {
-		int r = sendmmsg(p->socks[q->sock].fd, m + done, q->n - done, 0);
+	for (unsigned i = 0; i < q->n; nmsg++) {
+		unsigned j = run_end(q, i);
+		struct msghdr *h = &m[nmsg].msg_hdr;
+
+		first[nmsg] = i;
+		h->msg_iov = &iov[i];
+		h->msg_iovlen = j - i;
+		h->msg_name = &q->to[i];
+		h->msg_namelen = q->tolen[i];
+		if (j - i > 1) {
+			uint16_t seg = (uint16_t)q->lens[i];
+			struct cmsghdr *c;
+
+			memset(&ctl[nmsg], 0, sizeof ctl[nmsg]);
+			h->msg_control = ctl[nmsg].buf;
+			h->msg_controllen = sizeof ctl[nmsg].buf;
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof seg);
+			memcpy(CMSG_DATA(c), &seg, sizeof seg);
+		}
+		i = j;
+	}
+	first[nmsg] = q->n;
+	while (done < nmsg) {
+		int r = sendmmsg(p->socks[q->sock].fd, m + done, nmsg - done, 0);
 
 		if (r < 0) {
+			struct msghdr *h = &m[done].msg_hdr;
+
 			if (errno == EINTR)
 				continue;
-			/* Unreachable destination, buffer trouble: that datagram is lost; the
+			if (h->msg_iovlen > 1 && (errno == EIO || errno == EINVAL ||
+			    errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+				/* no GSO here: this run and the rest of the queue one by one */
+				log_verbose(2, "UDP GSO refused (%s): sending datagrams one by one",
+				    strerror(errno));
+				gso_off = true;
+				for (unsigned i = first[done]; i < q->n; i++) {
+					memset(&m[i], 0, sizeof m[i]);
+					m[i].msg_hdr.msg_iov = &iov[i];
+					m[i].msg_hdr.msg_iovlen = 1;
+					m[i].msg_hdr.msg_name = &q->to[i];
+					m[i].msg_hdr.msg_namelen = q->tolen[i];
+					first[i] = i;
+				}
+				first[q->n] = q->n;
+				done = first[done];
+				nmsg = q->n;
+				continue;
+			}
+			/* Unreachable destination, buffer trouble: those datagrams are lost; the
 			 * stream and the probes retransmit. */
-			q->dropped++;
+			q->dropped += first[done + 1] - first[done];
 			log_verbose(3, "send: %s", strerror(errno));
 			done++;
 			continue;
 		}
+		q->sent += first[done + (unsigned)r] - first[done];
 		done += (unsigned)r;
-		q->sent += (unsigned)r;
 	}
 	q->n = 0;
 }
@@ -296,6 +394,22 @@ demux(struct peer *p, uint64_t now, unsigned sock, const struct netaddr *from, u
 		path_on_datagram(p, now, sock, from, buf, len, false);
 }
 
+/* The GRO segment size of a received message, or 0 when it holds one datagram. */
+static size_t
+gro_size(struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+		int seg;
+
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof seg)) {
+			memcpy(&seg, CMSG_DATA(c), sizeof seg);
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
 static void
 on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -304,9 +418,14 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	struct mmsghdr m[PEER_BATCH];
 	struct iovec iov[PEER_BATCH];
 	struct sockaddr_storage from[PEER_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[PEER_BATCH];
 	uint64_t now;
 
 	(void)what;
+	memset(ctl, 0, sizeof ctl);	/* the kernel fills it; zeroed once for the analyzers */
 	for (int round = 0; round < RX_ROUNDS && p->phase != PH_DONE; round++) {
 		int r;
 
@@ -318,6 +437,8 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			m[i].msg_hdr.msg_iovlen = 1;
 			m[i].msg_hdr.msg_name = &from[i];
 			m[i].msg_hdr.msg_namelen = sizeof from[i];
+			m[i].msg_hdr.msg_control = ctl[i].buf;
+			m[i].msg_hdr.msg_controllen = sizeof ctl[i].buf;
 		}
 		r = recvmmsg(fd, m, PEER_BATCH, MSG_DONTWAIT, NULL);
 		if (r <= 0)
@@ -325,13 +446,21 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		now = clock_now_us();
 		for (int i = 0; i < r; i++) {
 			struct netaddr src;
+			uint8_t *b = iov[i].iov_base;
+			size_t len = m[i].msg_len, seg = gro_size(&m[i].msg_hdr);
 
 			if (m[i].msg_hdr.msg_flags & MSG_TRUNC)
 				continue;	/* larger than any datagram we accept */
 			if (!netaddr_from_sa(&src, (struct sockaddr *)&from[i],
 			    m[i].msg_hdr.msg_namelen))
 				continue;
-			demux(p, now, a->sock, &src, iov[i].iov_base, m[i].msg_len);
+			if (seg == 0 || seg >= len) {
+				demux(p, now, a->sock, &src, b, len);
+				continue;
+			}
+			/* a GRO run: one sender's datagrams of seg bytes, the last maybe shorter */
+			for (size_t off = 0; off < len && p->phase != PH_DONE; off += seg)
+				demux(p, now, a->sock, &src, b + off, len - off < seg ? len - off : seg);
 		}
 		if (r < PEER_BATCH)
 			break;

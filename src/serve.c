@@ -6,6 +6,11 @@
  * (index 1: mapping discovery). Datagrams are read with recvmmsg in batches of SERVE_BATCH and
  * written with sendmmsg, or with UDP GSO for runs of relayed packets to one member; relayed
  * packets are forwarded from the receive buffer itself.
+ *
+ * Where the kernel has UDP GRO, the sockets ask for it: a run of datagrams of one flow (a peer
+ * sending with GSO, or a NIC coalescing) arrives as one buffer with its segment size, which is
+ * split here into the datagrams it carries, each checked on its own. The run then usually leaves
+ * as one GSO send too: one trip through the stack each way for up to 64 datagrams.
  */
 #define _GNU_SOURCE 1
 #include "serve.h"
@@ -35,7 +40,13 @@
 /* Batches read per readiness event before letting the other sockets and timers run. */
 #define SERVE_BATCHES_PER_EVENT 16
 #define SERVE_SOCKBUF (4 * 1024 * 1024)
-#define SERVE_BUF 2048
+/*
+ * A receive buffer holds one GRO run (at most 64 KiB); the kernel writes only what arrived, so
+ * single datagrams touch one page of it.
+ */
+#define SERVE_BUF 65536
+/* Longer than any valid datagram (a relay envelope holds at most RV_MAX_PACKET bytes). */
+#define SERVE_MAX_DGRAM 2048
 /* UDP GSO: one sendmsg carries up to this many equal datagrams to one address (kernel max 64). */
 #define GSO_MAX_SEGS 40
 #define GSO_MAX_BYTES 60000
@@ -67,6 +78,10 @@ struct serve {
 	struct mmsghdr in[SERVE_BATCH];
 	struct iovec in_iov[SERVE_BATCH];
 	struct sockaddr_storage in_sa[SERVE_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} in_ctl[SERVE_BATCH];
 	uint8_t in_buf[SERVE_BATCH][SERVE_BUF];
 };
 
@@ -249,6 +264,38 @@ arm_timer(struct serve *sv, uint64_t now)
 	evtimer_add(sv->timer, &tv);
 }
 
+/* The GRO segment size of received message i, or 0 when it holds a single datagram. */
+static size_t
+gro_size(struct serve *sv, int i)
+{
+	struct msghdr *mh = &sv->in[i].msg_hdr;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		int seg;
+
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof seg)) {
+			memcpy(&seg, CMSG_DATA(c), sizeof seg);
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
+/* One datagram (a whole message, or one segment of a GRO run) into the core. */
+static void
+input_one(struct serve *sv, struct ssock *s, uint64_t now, const struct netaddr *from,
+    uint8_t *buf, size_t len)
+{
+	struct netaddr to;
+	const uint8_t *out;
+	unsigned opi;
+	size_t m = server_input(&sv->core, now, s->port_index, from, buf, len, &out, &to, &opi);
+
+	if (m > 0)
+		queue_out(sv, s, &to, opi, out, m, out == buf ? buf : NULL);
+}
+
 static void
 on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -267,26 +314,33 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			sv->in[i].msg_hdr.msg_iovlen = 1;
 			sv->in[i].msg_hdr.msg_name = &sv->in_sa[i];
 			sv->in[i].msg_hdr.msg_namelen = sizeof sv->in_sa[i];
+			sv->in[i].msg_hdr.msg_control = sv->in_ctl[i].buf;
+			sv->in[i].msg_hdr.msg_controllen = sizeof sv->in_ctl[i].buf;
 		}
 		n = recvmmsg(fd, sv->in, SERVE_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		now = clock_now_us();
 		for (int i = 0; i < n; i++) {
-			struct netaddr from, to;
-			const uint8_t *out;
-			unsigned opi;
-			size_t len = sv->in[i].msg_len, m;
+			struct netaddr from;
+			size_t len = sv->in[i].msg_len, seg = gro_size(sv, i);
 
-			if ((sv->in[i].msg_hdr.msg_flags & MSG_TRUNC) != 0)
-				len = SERVE_BUF;	/* larger than any valid datagram: counted as such */
 			if (!netaddr_from_sa(&from, (struct sockaddr *)&sv->in_sa[i],
 			    sv->in[i].msg_hdr.msg_namelen))
 				continue;
-			m = server_input(&sv->core, now, s->port_index, &from, sv->in_buf[i], len,
-			    &out, &to, &opi);
-			if (m > 0)
-				queue_out(sv, s, &to, opi, out, m, out == sv->in_buf[i] ? sv->in_buf[i] : NULL);
+			if ((sv->in[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+				/* larger than any valid datagram: counted as such */
+				input_one(sv, s, now, &from, sv->in_buf[i], SERVE_MAX_DGRAM);
+				continue;
+			}
+			if (seg == 0 || seg >= len) {
+				input_one(sv, s, now, &from, sv->in_buf[i], len);
+				continue;
+			}
+			/* a GRO run: datagrams of seg bytes from one sender, the last maybe shorter */
+			for (size_t off = 0; off < len; off += seg)
+				input_one(sv, s, now, &from, sv->in_buf[i] + off,
+				    len - off < seg ? len - off : seg);
 		}
 		drain_core(sv, now);
 		flush_all(sv);
@@ -351,6 +405,8 @@ set_opts(int fd, bool v6)
 	/* larger buffers absorb relay bursts; failure here only costs throughput */
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+	/* runs of datagrams in one buffer where the kernel can (else one by one, as before) */
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
 	return evutil_make_socket_nonblocking(fd);
 }
 

@@ -29,6 +29,10 @@ teardown() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	kill "$SERVE_PID" 2>/dev/null || true
 	wait 2>/dev/null || true
+	if [ -f "$TMP/netns" ]; then
+		ip netns pids "$(cat "$TMP/netns")" | xargs -r kill -9 2>/dev/null || true
+		ip netns del "$(cat "$TMP/netns")" 2>/dev/null || true
+	fi
 	if [ -n "${BATS_TEST_COMPLETED:-}" ]; then
 		rm -rf "$TMP"
 	else
@@ -461,4 +465,44 @@ resumed_at_least() {
 	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
 	[ "$(sha "$TMP/a.in")" = "$(sha "$TMP/b.out")" ]
 	grep -q 'peer_joined' "$TMP/stranger.out"
+}
+
+@test "a LAN-sized path (1200-byte datagrams, sent with UDP GSO and received with GRO where the kernel has them): 32 MiB both ways intact" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private network namespace"
+	ip -br -4 addr | grep -q ' 10\.254\.' && skip "this machine uses 10.254.0.0/16"
+	local ns=pcpeer$$
+	ip netns add "$ns" || skip "cannot create a network namespace"
+	echo "$ns" >"$TMP/netns"
+	# own addresses route through lo: loopback's kernel path, a LAN's datagram size
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add lan0 type veth peer name lan1
+	ip -n "$ns" addr add 10.254.78.1/24 dev lan0
+	ip -n "$ns" link set lan0 up
+	ip -n "$ns" link set lan1 up
+	ip netns exec "$ns" "$PUNCHCAT" serve -l 10.254.78.1:0 --allow-root --ip-rate 6000 \
+		--ip-burst 100 >"$TMP/serve.lan.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 5 grep -q 'listening on' "$TMP/serve.lan.log"
+	local port
+	port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/serve.lan.log" | head -1)
+	head -c 32M /dev/urandom >"$TMP/a.in"
+	head -c 32M /dev/urandom >"$TMP/b.in"
+	local n
+	for n in a b; do
+		(
+			rc=0
+			ip netns exec "$ns" "$PUNCHCAT" -v -s "10.254.78.1:$port" 31-lan-path \
+				<"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" || rc=$?
+			echo $rc >"$TMP/$n.rc"
+		) &
+		PIDS+=($!)
+	done
+	reap a b
+	ip netns pids "$ns" | xargs -r kill 2>/dev/null || true
+	ip netns del "$ns"
+	rm -f "$TMP/netns"
+	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
+	grep -q 'path: direct 10.254.78.1:' "$TMP/a.err"
+	[ "$(sha "$TMP/a.in")" = "$(sha "$TMP/b.out")" ]
+	[ "$(sha "$TMP/b.in")" = "$(sha "$TMP/a.out")" ]
 }

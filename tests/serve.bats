@@ -113,6 +113,15 @@ stop_server() {
 	[ "$(counter go)" -eq 1 ]
 }
 
+@test "serve: a UDP GSO run of relay packets (received as one GRO buffer) is relayed packet by packet, intact" {
+	start_server
+	run "$BUILD/tests/tools/relaybench" gsocheck "127.0.0.1:$PORT" 0
+	[ "$status" -ne 77 ] || skip "$output"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(counter relayed_packets)" -eq 20 ]
+}
+
 @test "serve: a third member is refused with exit 4" {
 	start_server
 	"$RV" -n 31 -e 1 -H 3 -t 10 "127.0.0.1:$PORT" >"$TMP/a" &

@@ -3,8 +3,15 @@
  *
  *   relaybench relay SERVER:PORT SECONDS   two members of one room; A blasts 1200-byte relay
  *                                          packets, B counts what arrives
+ *   relaybench relay-gso SERVER:PORT SECONDS  the same, A sending runs of GSO_SEGS packets per
+ *                                          UDP GSO send and B receiving with UDP GRO (as
+ *                                          fast peers do): the relay, not the load, is the limit
  *   relaybench forward SECONDS             the same through a trivial recvmmsg/sendmmsg UDP
  *                                          forwarder (the baseline)
+ *   relaybench gsocheck SERVER:PORT 0      A sends one UDP GSO run of distinct relay packets
+ *                                          (the last one shorter); B must get each of them,
+ *                                          intact and in order (exit 0), else exit 1; exit 77
+ *                                          when the kernel has no UDP GSO
  *   relaybench rooms SERVER:PORT N         creates N waiting rooms (one cookie, N JOINs)
  *   relaybench rendezvous SERVER:PORT RUNS time from start to GO for two peers, median
  * Prints "key=value" lines.
@@ -17,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +39,9 @@
 
 #define BATCH 64
 #define PKT 1200
+/* relay-gso: datagrams per GSO send, GSO sends per sendmmsg */
+#define GSO_SEGS 40
+#define GSO_MSGS 8
 
 static int
 udp_socket(const struct netaddr *bind_to)
@@ -141,9 +153,70 @@ pair(const struct netaddr *server, struct rv_client *a, struct rv_client *b, int
  * Blasts PKT-byte datagrams (prepared by the caller in bufs) from fd_tx to `to` for `secs`,
  * while a child process counts what arrives on fd_rx. Prints the figures.
  */
+/* Datagrams in received message m: several when it is a GRO run. */
+static uint64_t
+datagrams_in(struct mmsghdr *m)
+{
+	struct msghdr *mh = &m->msg_hdr;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		int seg;
+
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			memcpy(&seg, CMSG_DATA(c), sizeof seg);
+			if (seg > 0)
+				return (m->msg_len + (unsigned)seg - 1) / (unsigned)seg;
+		}
+	}
+	return 1;
+}
+
+/* Sends with UDP GSO: GSO_MSGS sends of GSO_SEGS copies of the len-byte packet. */
+static uint64_t
+send_gso_batch(int fd, struct sockaddr_storage *ss, socklen_t sl, const uint8_t *pkt, size_t len)
+{
+	static uint8_t run[GSO_SEGS * (PKT + 64)];
+	static union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[GSO_MSGS];
+	static struct mmsghdr msgs[GSO_MSGS];
+	static struct iovec iov[GSO_MSGS];
+	static bool ready;
+	int r;
+
+	if (!ready) {
+		uint16_t seg = (uint16_t)len;
+
+		for (int i = 0; i < GSO_SEGS; i++)
+			memcpy(run + (size_t)i * len, pkt, len);
+		for (int i = 0; i < GSO_MSGS; i++) {
+			struct cmsghdr *cm;
+
+			iov[i].iov_base = run;
+			iov[i].iov_len = GSO_SEGS * len;
+			memset(&msgs[i], 0, sizeof msgs[i]);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = ss;
+			msgs[i].msg_hdr.msg_namelen = sl;
+			msgs[i].msg_hdr.msg_control = ctl[i].buf;
+			msgs[i].msg_hdr.msg_controllen = sizeof ctl[i].buf;
+			cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof seg);
+			memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+		}
+		ready = true;
+	}
+	r = sendmmsg(fd, msgs, GSO_MSGS, 0);
+	return r > 0 ? (uint64_t)r * GSO_SEGS : 0;
+}
+
 static void
 blast(const char *label, int fd_tx, const struct netaddr *to, uint8_t bufs[BATCH][PKT + 64],
-    size_t len, int fd_rx, double secs)
+    size_t len, int fd_rx, double secs, bool gso)
 {
 	int pipefd[2];
 	pid_t child;
@@ -157,22 +230,31 @@ blast(const char *label, int fd_tx, const struct netaddr *to, uint8_t bufs[BATCH
 		exit(1);
 	child = fork();
 	if (child == 0) {
-		static uint8_t rb[BATCH][2048];
+		static uint8_t rb[BATCH][65536];
+		static union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} rctl[BATCH];
 		struct mmsghdr rm[BATCH];
 		struct iovec riov[BATCH];
 		uint64_t n = 0, first = 0, last = 0;
+		int one = 1;
 
-		for (int i = 0; i < BATCH; i++) {
-			riov[i].iov_base = rb[i];
-			riov[i].iov_len = sizeof rb[i];
-			memset(&rm[i], 0, sizeof rm[i]);
-			rm[i].msg_hdr.msg_iov = &riov[i];
-			rm[i].msg_hdr.msg_iovlen = 1;
-		}
+		if (gso)
+			(void)setsockopt(fd_rx, SOL_UDP, UDP_GRO, &one, sizeof one);
 		for (;;) {
 			struct pollfd p = { .fd = fd_rx, .events = POLLIN };
 			int r;
 
+			for (int i = 0; i < BATCH; i++) {
+				riov[i].iov_base = rb[i];
+				riov[i].iov_len = gso ? sizeof rb[i] : 2048;
+				memset(&rm[i], 0, sizeof rm[i]);
+				rm[i].msg_hdr.msg_iov = &riov[i];
+				rm[i].msg_hdr.msg_iovlen = 1;
+				rm[i].msg_hdr.msg_control = rctl[i].buf;
+				rm[i].msg_hdr.msg_controllen = sizeof rctl[i].buf;
+			}
 			if (poll(&p, 1, 500) <= 0)
 				break;
 			r = recvmmsg(fd_rx, rm, BATCH, MSG_DONTWAIT, NULL);
@@ -181,7 +263,8 @@ blast(const char *label, int fd_tx, const struct netaddr *to, uint8_t bufs[BATCH
 			if (first == 0)
 				first = clock_now_us();
 			last = clock_now_us();
-			n += (uint64_t)r;
+			for (int i = 0; i < r; i++)
+				n += datagrams_in(&rm[i]);
 		}
 		dprintf(pipefd[1], "%llu %llu\n", (unsigned long long)n,
 		    (unsigned long long)(last - first));
@@ -199,8 +282,13 @@ blast(const char *label, int fd_tx, const struct netaddr *to, uint8_t bufs[BATCH
 	t0 = clock_now_us();
 	t1 = t0 + (uint64_t)(secs * 1e6);
 	while (clock_now_us() < t1) {
-		int r = sendmmsg(fd_tx, msgs, BATCH, 0);
+		int r;
 
+		if (gso) {
+			sent += send_gso_batch(fd_tx, &ss, sl, bufs[0], len);
+			continue;
+		}
+		r = sendmmsg(fd_tx, msgs, BATCH, 0);
 		if (r > 0)
 			sent += (uint64_t)r;
 	}
@@ -224,7 +312,7 @@ blast(const char *label, int fd_tx, const struct netaddr *to, uint8_t bufs[BATCH
 }
 
 static int
-mode_relay(const struct netaddr *server, double secs)
+mode_relay(const struct netaddr *server, double secs, bool gso)
 {
 	static uint8_t bufs[BATCH][PKT + 64];
 	struct rv_client a, b;
@@ -239,7 +327,89 @@ mode_relay(const struct netaddr *server, double secs)
 		memset(bufs[i] + RV_RELAY_HDR_LEN, 0x40, PKT);
 		len = rv_client_relay_wrap(&a, bufs[i], PKT - RV_RELAY_HDR_LEN);
 	}
-	blast("relay", fa, server, bufs, len, fb, secs);
+	blast(gso ? "relaygso" : "relay", fa, server, bufs, len, fb, secs, gso);
+	return 0;
+}
+
+/* One GSO run of CHECK_SEGS relay packets through the server; B checks what arrives. */
+#define CHECK_SEGS 20
+static int
+mode_gsocheck(const struct netaddr *server)
+{
+	static uint8_t run[CHECK_SEGS * PKT], rb[2048];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct rv_client a, b;
+	struct sockaddr_storage ss;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	int fa, fb;
+	size_t len = 0, total = 0;
+	uint16_t seg;
+
+	if (pair(server, &a, &b, &fa, &fb) != 0) {
+		fprintf(stderr, "relaybench: could not set up a room\n");
+		return 1;
+	}
+	/* relay packets of PKT bytes, packet i filled with byte i; the last one half as long */
+	for (int i = 0; i < CHECK_SEGS; i++) {
+		uint8_t *p = run + total;
+		size_t body = (i == CHECK_SEGS - 1 ? PKT / 2 : PKT) - RV_RELAY_HDR_LEN;
+
+		memset(p + RV_RELAY_HDR_LEN, 0x40 + i, body);
+		len = rv_client_relay_wrap(&a, p, body);
+		total += len;
+	}
+	seg = PKT;
+	memset(&mh, 0, sizeof mh);
+	memset(&ctl, 0, sizeof ctl);
+	iov.iov_base = run;
+	iov.iov_len = total;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_name = &ss;
+	mh.msg_namelen = netaddr_to_sa(server, &ss);
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof ctl.buf;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof seg);
+	memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+	if (sendmsg(fa, &mh, 0) < 0) {
+		printf("gsocheck: no UDP GSO here (%s)\n", strerror(errno));
+		return 77;
+	}
+	for (int i = 0; i < CHECK_SEGS; i++) {
+		struct pollfd p = { .fd = fb, .events = POLLIN };
+		size_t want = i == CHECK_SEGS - 1 ? PKT / 2 : PKT;
+		ssize_t r;
+
+		if (poll(&p, 1, 2000) <= 0) {
+			printf("gsocheck: only %d of %d relayed packets arrived\n", i, CHECK_SEGS);
+			return 1;
+		}
+		r = recv(fb, rb, sizeof rb, 0);
+		if (r < 0 || (size_t)r < RV_RELAY_HDR_LEN) {
+			printf("gsocheck: bad datagram %d\n", i);
+			return 1;
+		}
+		/* what B gets: the relay header, then the peer packet as A sent it */
+		if ((size_t)r != want) {
+			printf("gsocheck: datagram %d is %zd bytes, want %zu\n", i, r, want);
+			return 1;
+		}
+		for (size_t k = RV_RELAY_HDR_LEN; k < (size_t)r; k++)
+			if (rb[k] != 0x40 + i) {
+				printf("gsocheck: datagram %d differs at byte %zu\n", i, k);
+				return 1;
+			}
+	}
+	printf("gsocheck: %d relayed packets from one GSO run arrived intact and in order\n",
+	    CHECK_SEGS);
 	return 0;
 }
 
@@ -291,7 +461,7 @@ mode_forward(double secs)
 	}
 	for (int i = 0; i < BATCH; i++)
 		memset(bufs[i], 0x40, PKT);
-	blast("forward", ftx, &fwd_addr, bufs, PKT, frx, secs);
+	blast("forward", ftx, &fwd_addr, bufs, PKT, frx, secs, false);
 	kill(fwd, SIGKILL);
 	waitpid(fwd, NULL, 0);
 	return 0;
@@ -397,12 +567,16 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "forward") == 0)
 		return mode_forward(atof(argv[2]));
 	if (argc != 4 || !netaddr_parse(&server, argv[2], 0)) {
-		fprintf(stderr, "usage: relaybench relay|rooms|rendezvous SERVER:PORT ARG | "
+		fprintf(stderr, "usage: relaybench relay|relay-gso|gsocheck|rooms|rendezvous SERVER:PORT ARG | "
 		    "relaybench forward SECONDS\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "relay") == 0)
-		return mode_relay(&server, atof(argv[3]));
+		return mode_relay(&server, atof(argv[3]), false);
+	if (strcmp(argv[1], "relay-gso") == 0)
+		return mode_relay(&server, atof(argv[3]), true);
+	if (strcmp(argv[1], "gsocheck") == 0)
+		return mode_gsocheck(&server);
 	if (strcmp(argv[1], "rooms") == 0)
 		return mode_rooms(&server, (unsigned)atoi(argv[3]));
 	if (strcmp(argv[1], "rendezvous") == 0)
