@@ -24,13 +24,6 @@ VERSION  := 0.1.0
 
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libevent libsodium 2>/dev/null)
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libevent libsodium 2>/dev/null)
-# Optional: OpenSSL's AES-256-GCM (about twice libsodium's on large datagrams; same cipher).
-ifneq ($(NO_OPENSSL),1)
-  ifeq ($(shell $(PKG_CONFIG) --exists libcrypto 2>/dev/null && echo yes),yes)
-    DEPS_CFLAGS += -DPUNCHCAT_OPENSSL=1 $(shell $(PKG_CONFIG) --cflags libcrypto)
-    DEPS_LIBS   += $(shell $(PKG_CONFIG) --libs libcrypto)
-  endif
-endif
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 

@@ -7,10 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifdef PUNCHCAT_OPENSSL
-#include <openssl/evp.h>
-#endif
-
 #include "wire.h"
 
 #define NONCE_LEN 12
@@ -52,82 +48,6 @@ make_nonce(uint8_t nonce[NONCE_LEN], uint64_t pn)
 		nonce[4 + i] = (uint8_t)(pn >> (56 - 8 * i));
 }
 
-#ifdef PUNCHCAT_OPENSSL
-/* Contexts for AES-256-GCM through OpenSSL (else libsodium's, which is all that is lost). */
-static void
-ossl_init(struct pkt_ctx *c)
-{
-	for (int i = 0; i < 4; i++) {
-		EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-
-		if (x == NULL || EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL,
-		    i == 0) != 1) {
-			EVP_CIPHER_CTX_free(x);
-			break;
-		}
-		c->aes_ctx[i] = x;
-	}
-	if (c->aes_ctx[3] == NULL)
-		for (int i = 0; i < 4; i++) {
-			EVP_CIPHER_CTX_free(c->aes_ctx[i]);
-			c->aes_ctx[i] = NULL;
-		}
-}
-
-/* Context i keyed for `epoch` with key (the key schedule runs once per epoch), or NULL. */
-static EVP_CIPHER_CTX *
-ossl_keyed(struct pkt_ctx *c, unsigned i, uint64_t epoch, const uint8_t key[PKT_KEY_LEN])
-{
-	EVP_CIPHER_CTX *x = c->aes_ctx[i];
-
-	if (x == NULL)
-		return NULL;
-	if (c->aes_keyed[i] != epoch + 1) {
-		if (EVP_CipherInit_ex(x, NULL, NULL, key, NULL, i == 0) != 1) {
-			c->aes_keyed[i] = 0;
-			return NULL;
-		}
-		c->aes_keyed[i] = epoch + 1;
-	}
-	return x;
-}
-
-static bool
-ossl_seal(struct pkt_ctx *c, const uint8_t nonce[NONCE_LEN], uint8_t *buf, size_t len)
-{
-	EVP_CIPHER_CTX *x = ossl_keyed(c, 0, c->tx_epoch, c->tx.key);
-	uint8_t *p = buf + PKT_HDR_LEN;
-	int n;
-
-	return x != NULL && len <= INT32_MAX &&
-	    EVP_EncryptInit_ex(x, NULL, NULL, NULL, nonce) == 1 &&
-	    EVP_EncryptUpdate(x, NULL, &n, buf, PKT_HDR_LEN) == 1 &&
-	    EVP_EncryptUpdate(x, p, &n, p, (int)len) == 1 &&
-	    EVP_EncryptFinal_ex(x, p + len, &n) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, PKT_TAG_LEN, p + len) == 1;
-}
-
-/* 0 authentic (decrypted in place), -1 forged, -2 OpenSSL could not run (use libsodium). */
-static int
-ossl_open(struct pkt_ctx *c, int slot, const uint8_t nonce[NONCE_LEN], uint8_t *buf, size_t plen)
-{
-	uint64_t epoch = c->rx_epoch + (uint64_t)slot - 1;
-	EVP_CIPHER_CTX *x = ossl_keyed(c, 1 + (unsigned)(epoch % 3), epoch, c->rx[slot].key);
-	uint8_t *p = buf + PKT_HDR_LEN;
-	int n;
-
-	if (x == NULL || plen > INT32_MAX ||
-	    EVP_DecryptInit_ex(x, NULL, NULL, NULL, nonce) != 1 ||
-	    EVP_DecryptUpdate(x, NULL, &n, buf, PKT_HDR_LEN) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, PKT_TAG_LEN, p + plen) != 1)
-		return -2;
-	if (EVP_DecryptUpdate(x, p, &n, p, (int)plen) == 1 && EVP_DecryptFinal_ex(x, p + n, &n) > 0)
-		return 0;
-	sodium_memzero(p, plen);	/* decrypted before verified: leave nothing of it */
-	return -1;
-}
-#endif
-
 int
 pkt_init_raw(struct pkt_ctx *c, enum pkt_cipher cipher, const uint8_t tx_key[PKT_KEY_LEN],
     const uint8_t rx_key[PKT_KEY_LEN], uint32_t tx_cid, uint32_t rx_cid, uint64_t now)
@@ -148,36 +68,16 @@ pkt_init_raw(struct pkt_ctx *c, enum pkt_cipher cipher, const uint8_t tx_key[PKT
 	key_set(&c->rx[1], cipher, rx_key);
 	key_next(&c->rx[2], &c->rx[1], cipher, 1);
 	replay_init(&c->replay);
-#ifdef PUNCHCAT_OPENSSL
-	if (cipher == PKT_AES256GCM)
-		ossl_init(c);
-#endif
 	return 0;
 }
 
 void
 pkt_free(struct pkt_ctx *c)
 {
-#ifdef PUNCHCAT_OPENSSL
-	for (int i = 0; i < 4; i++)
-		EVP_CIPHER_CTX_free(c->aes_ctx[i]);	/* cleanses the key schedule */
-#endif
 	if (c->locked)
 		sodium_munlock(c, sizeof *c);	/* wipes too */
 	else
 		sodium_memzero(c, sizeof *c);
-}
-
-void
-pkt_aes_libsodium_only(struct pkt_ctx *c)
-{
-	for (int i = 0; i < 4; i++) {
-#ifdef PUNCHCAT_OPENSSL
-		EVP_CIPHER_CTX_free(c->aes_ctx[i]);
-#endif
-		c->aes_ctx[i] = NULL;
-		c->aes_keyed[i] = 0;
-	}
 }
 
 size_t
@@ -201,11 +101,6 @@ pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len)
 	wr_u32(&w, c->tx_cid);
 	wr_u64(&w, pn);
 	make_nonce(nonce, pn);
-#ifdef PUNCHCAT_OPENSSL
-	if (c->cipher == PKT_AES256GCM && ossl_seal(c, nonce, buf, len))
-		;	/* done by OpenSSL */
-	else
-#endif
 	if (c->cipher == PKT_AES256GCM)
 		crypto_aead_aes256gcm_encrypt_detached_afternm(buf + PKT_HDR_LEN,
 		    buf + PKT_HDR_LEN + len, NULL, buf + PKT_HDR_LEN, len, buf, PKT_HDR_LEN,
@@ -287,14 +182,7 @@ pkt_open(struct pkt_ctx *c, uint64_t now, uint8_t *buf, size_t len, uint64_t *pn
 		return drop(c, PKT_DROP_OLD);
 	plen = len - PKT_OVERHEAD;
 	make_nonce(nonce, n);
-	rc = -2;
-#ifdef PUNCHCAT_OPENSSL
 	if (c->cipher == PKT_AES256GCM)
-		rc = ossl_open(c, slot, nonce, buf, plen);
-#endif
-	if (rc != -2)
-		;	/* done by OpenSSL */
-	else if (c->cipher == PKT_AES256GCM)
 		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(buf + PKT_HDR_LEN, NULL,
 		    buf + PKT_HDR_LEN, plen, buf + PKT_HDR_LEN + plen, buf, PKT_HDR_LEN, nonce,
 		    &c->rx[slot].aes);

@@ -92,14 +92,6 @@ struct pkt_ctx {
 	uint64_t rx_epoch_first_pn;	/* packet that moved us into rx_epoch */
 	uint64_t sealed, opened, forgeries;
 	uint64_t drops[PKT_DROP_N];
-	/*
-	 * AES-256-GCM through OpenSSL when the build has it (twice libsodium's speed on large
-	 * datagrams; the same cipher, so either end may use either): contexts allocated once by
-	 * pkt_init_raw, [0] for sealing, [1 + epoch % 3] for opening; aes_keyed[i] = 1 + the
-	 * epoch whose key context i holds (0: none).
-	 */
-	void *aes_ctx[4];
-	uint64_t aes_keyed[4];
 
 	enum pkt_cipher cipher;
 	uint32_t tx_cid;		/* the peer's receive connection id, written in our headers */
@@ -120,9 +112,6 @@ int pkt_init_raw(struct pkt_ctx *c, enum pkt_cipher cipher, const uint8_t tx_key
     const uint8_t rx_key[PKT_KEY_LEN], uint32_t tx_cid, uint32_t rx_cid, uint64_t now);
 /* Wipes every key. */
 void pkt_free(struct pkt_ctx *c);
-/* From now on this context uses libsodium's AES-256-GCM, as a build without OpenSSL does
- * (tests show that the two interoperate). */
-void pkt_aes_libsodium_only(struct pkt_ctx *c);
 
 /* buf: PKT_HDR_LEN bytes of room, then len payload bytes; capacity >= len + PKT_OVERHEAD.
  * Writes the header, encrypts in place, appends the tag; returns the datagram length,
