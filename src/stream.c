@@ -1104,6 +1104,7 @@ stream_get_stats(const struct stream *s, struct stream_stats *st)
 	st->send_credit = s->peer_max_data;
 	st->recv_window = s->recv_window;
 	st->reorder_threshold = s->rec.reorder_threshold;
+	st->largest_acked = s->rec.any_acked ? s->rec.largest_acked + 1 : 0;
 }
 
 const char *

@@ -112,6 +112,8 @@ struct stream_stats {
 	uint64_t send_credit;		/* the peer's MAX_DATA (highest offset we may send) */
 	uint64_t recv_window;		/* our current auto-tuned receive credit */
 	uint64_t reorder_threshold;	/* current packet reordering threshold */
+	uint64_t largest_acked;		/* largest packet number the peer acknowledged + 1
+					 * (0 = none yet): for pkt_on_acked() */
 };
 
 struct stream;
