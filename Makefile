@@ -158,3 +158,6 @@ clean:
 	rm -rf build build-asan build-fuzz punchcat
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Keep object files of test programs between runs (they are intermediate for make).
+.SECONDARY:

@@ -54,8 +54,16 @@ punchcat_run() {
 	t0=$(now)
 	head -c "${SIZE_MB}M" /dev/zero | "$MAXRSS" "$tmp/rss.send" "$PUNCHCAT" -w 30 -v "$code" \
 		2>"$tmp/send.log"
-	wait "$rpid"
+	local src=${PIPESTATUS[1]} rrc=0
+	wait "$rpid" || rrc=$?
 	t1=$(now)
+	if [ "$src" -ne 0 ] || [ "$rrc" -ne 0 ] ||
+		! grep -q "received $((SIZE_MB << 20)) bytes" "$tmp/recv.log"; then
+		echo "bench-peer: run $n failed (sender $src, receiver $rrc); not counted" >&2
+		sed 's/^/    send: /' "$tmp/send.log" >&2
+		sed 's/^/    recv: /' "$tmp/recv.log" >&2
+		return 1
+	fi
 	if ! grep -q 'path: direct' "$tmp/send.log"; then
 		echo "bench-peer: run $n did not go direct" >&2
 	fi

@@ -305,6 +305,10 @@ on_rv_event(struct peer *p, uint64_t now, const struct rv_event *ev)
 			break;
 		}
 		log_err("%s", rv_error_str(ev->error));
+		if (ev->error == RV_ERR_TIMEOUT)
+			log_info("check the server address (%s) and that UDP ports %u and %u reach "
+			    "it", p->o->server, (unsigned)p->server.port,
+			    (unsigned)p->server.port + 1);
 		peer_exit(p, rv_error_exit(ev->error));
 		break;
 	default:
@@ -547,7 +551,8 @@ on_resolved(int err, struct evutil_addrinfo *res, void *arg)
 
 	p->dns_req = NULL;
 	if (err != 0 || res == NULL) {
-		log_err("cannot resolve the server: %s", evutil_gai_strerror(err));
+		log_err("cannot resolve the server '%s': %s", p->o->server,
+		    evutil_gai_strerror(err));
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
 		peer_exit(p, EXIT_ERROR);

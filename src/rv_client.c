@@ -227,9 +227,12 @@ on_peer_recv(struct rv_client *c, uint64_t now, const struct rv_msg *m)
 	if (m->seq == 0)
 		return;
 	c->ack_due = true;	/* acknowledge duplicates too: our ack may have been lost */
-	if (m->seq != c->rx_next_seq || c->rxq_count == RV_RXQ_LEN ||
+	/* Not before JOINED is reported: the peer starts its handshake on JOINED, so a message
+	 * delivered earlier (the other member's share arriving while we still wait for the
+	 * discovery port) would be consumed by nobody. Unaccepted, it is sent again. */
+	if (!c->joined_reported || m->seq != c->rx_next_seq || c->rxq_count == RV_RXQ_LEN ||
 	    c->evq_count == RV_EVQ_LEN)
-		return;		/* out of order or no room: the sender retransmits */
+		return;		/* early, out of order or no room: the sender retransmits */
 	{
 		struct rv_rxmsg *slot = &c->rxq[(c->rxq_head + c->rxq_count++) % RV_RXQ_LEN];
 

@@ -49,7 +49,7 @@
 /* Schedule (microseconds). */
 #define TRAV_CHECK_SPAN_US	(UINT64_C(10) * 1000000)	/* a pair is checked this long */
 #define TRAV_RETRY_US		(UINT64_C(15) * 1000000)	/* a new round after failing */
-#define TRAV_BIRTHDAY_AFTER_US	(UINT64_C(2) * 1000000)	/* cheap methods first */
+#define TRAV_BIRTHDAY_AFTER_US	(UINT64_C(1) * 1000000)	/* cheap methods first: a few RTTs */
 #define TRAV_BIRTHDAY_SPAN_US	(UINT64_C(20) * 1000000)
 #define TRAV_BIRTHDAY_SOCKS	256
 #define TRAV_BIRTHDAY_RATE	100	/* random-port probes per second, easy side */

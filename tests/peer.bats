@@ -171,7 +171,7 @@ transfer() {
 	peer c 66-busy-room /dev/null
 	reap c
 	[ "$(rc c)" -eq 4 ]
-	grep -q '^punchcat: .*' "$TMP/c.err"
+	grep -q '^punchcat: .*taken' "$TMP/c.err"
 	exec 7>&-
 	reap a b
 	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
@@ -336,4 +336,36 @@ transfer() {
 	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
 	grep -Eq '^punchcat: +[0-9]+% sent ' "$TMP/a.err"
 	[ ! -s "$TMP/b.err" ]
+}
+
+@test "IPv6 loopback: relay and direct over ::1" {
+	ip -6 addr show dev lo 2>/dev/null | grep -q '::1' || skip "no ::1 on this machine"
+	"$PUNCHCAT" serve -l '[::1]:0' --allow-root >"$TMP/serve6.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 5 grep -q 'listening on' "$TMP/serve6.log"
+	local port
+	port=$(sed -n 's/.*listening on \[::1\]:\([0-9][0-9]*\).*/\1/p' "$TMP/serve6.log" | head -1)
+	head -c 100000 /dev/urandom >"$TMP/a.in"
+	peer a 44-six "$TMP/a.in" -v -s "[::1]:$port"
+	peer b 44-six /dev/null -v -s "[::1]:$port"
+	reap a b
+	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
+	[ "$(sha "$TMP/a.in")" = "$(sha "$TMP/b.out")" ]
+	grep -Eqx 'punchcat: path: direct \[::1\]:[0-9]+' "$TMP/b.err"
+}
+
+@test "a server that does not relay: direct only, no relay path line" {
+	"$PUNCHCAT" serve -l 127.0.0.1:0 --allow-root --no-relay >"$TMP/serve-nr.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 5 grep -q 'listening on' "$TMP/serve-nr.log"
+	local port
+	port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/serve-nr.log" | head -1)
+	head -c 500000 /dev/urandom >"$TMP/a.in"
+	peer a 45-no-relay-server "$TMP/a.in" -v -s "127.0.0.1:$port"
+	peer b 45-no-relay-server /dev/null -v -s "127.0.0.1:$port"
+	reap a b
+	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
+	[ "$(sha "$TMP/a.in")" = "$(sha "$TMP/b.out")" ]
+	! grep -q 'path: relay' "$TMP/a.err"
+	grep -q 'path: direct' "$TMP/a.err"
 }

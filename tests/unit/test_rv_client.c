@@ -161,6 +161,43 @@ queued_while_alone_sent_when_peer_arrives(void **state)
 	assert_int_equal(ev.msg_len, 5);
 }
 
+/* Regression (NAT lab, 20 % loss): the other member's first message reached b before b had
+ * reported JOINED (b was still waiting for its discovery port), so the peer, which starts its
+ * handshake on JOINED, dropped a message the client had already acknowledged. Every message
+ * must come after JOINED and none may be lost. */
+static void
+no_message_before_joined(void **state)
+{
+	struct node *a = w_node(&W, 0, 0, false), *b;
+	struct rv_event ev;
+	bool joined = false;
+	int got = 0;
+
+	w_run(&W, 20 * US_PER_MS, US_PER_MS);
+	assert_true(w_event(a, RV_EV_JOINED, &ev));
+	assert_int_equal(rv_client_send_peer_message(&a->c, W.now, "share", 5), 0);
+	b = w_node(&W, 1, ev.nameplate, true);
+	b->port1_dead = true;	/* b reports JOINED only after RV_DISCOVERY_WAIT_US */
+	w_run(&W, 100 * US_PER_MS, US_PER_MS);
+	while (rv_client_next_event(&b->c, &ev))
+		assert_int_not_equal(ev.kind, RV_EV_PEER_MESSAGE);
+	for (int i = 0; i < 400 && got == 0; i++) {
+		w_run(&W, 10 * US_PER_MS, US_PER_MS);
+		while (rv_client_next_event(&b->c, &ev)) {
+			if (ev.kind == RV_EV_JOINED)
+				joined = true;
+			if (ev.kind == RV_EV_PEER_MESSAGE) {
+				assert_true(joined);
+				assert_int_equal(ev.msg_len, 5);
+				got++;
+			}
+		}
+	}
+	assert_int_equal(got, 1);
+	w_run(&W, 2 * US_PER_S, 10 * US_PER_MS);
+	assert_true(rv_client_peer_messages_acked(&a->c));
+}
+
 static void
 go_when_both_ready(void **state)
 {
@@ -450,6 +487,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(messages_survive_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(queued_while_alone_sent_when_peer_arrives, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(no_message_before_joined, setup, teardown),
 		cmocka_unit_test_setup_teardown(go_when_both_ready, setup, teardown),
 		cmocka_unit_test_setup_teardown(third_member_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_nameplate_claim_only, setup, teardown),
