@@ -1123,6 +1123,12 @@ stream_get_stats(const struct stream *s, struct stream_stats *st)
 	st->largest_acked = s->rec.any_acked ? s->rec.largest_acked + 1 : 0;
 }
 
+uint64_t
+stream_largest_acked(const struct stream *s)
+{
+	return s->rec.any_acked ? s->rec.largest_acked + 1 : 0;
+}
+
 const char *
 stream_cc_name(enum stream_cc cc)
 {

@@ -616,12 +616,11 @@ arrive(struct sim *sim, const struct sim_event *ev)
 		if (sim->cfg.measure_core)
 			core_add(n, t0);
 		if (sim->cfg.crypto) {
-			struct stream_stats st;
-
 			/* what the peer shell does: rekeys wait for an acknowledgment */
-			stream_get_stats(n->s, &st);
-			if (st.largest_acked > 0)
-				pkt_on_acked(&n->pkt, st.largest_acked - 1);
+			uint64_t acked = stream_largest_acked(n->s);
+
+			if (acked > 0)
+				pkt_on_acked(&n->pkt, acked - 1);
 		}
 	}
 	buf_put(sim, ev->buf);
