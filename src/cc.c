@@ -69,7 +69,7 @@ cc_on_loss(struct cc *c, uint64_t now, uint64_t lost_bytes, uint64_t largest_sen
     uint64_t bytes_in_flight)
 {
 	if (c->kind == STREAM_CC_BBR) {
-		cc_bbr_on_loss(c, now, lost_bytes, bytes_in_flight);
+		cc_bbr_on_loss(c, now, lost_bytes, largest_sent_time, bytes_in_flight);
 		return;
 	}
 	/* One reduction per round trip: losses of packets sent before the last reduction

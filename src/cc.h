@@ -40,6 +40,10 @@ struct cc_minmax {
 	} s[3];
 };
 
+/* Phases of the sending rate, by send time, to tell which rate a lost or acknowledged packet
+ * was sent at (cc_bbr.c, policer detection). */
+#define CC_BBR_PHASES 16
+
 struct cc_bbr {
 	struct cc_minmax bw;		/* windowed max of delivery rate, over rounds */
 	uint64_t min_rtt, min_rtt_stamp;
@@ -52,6 +56,21 @@ struct cc_bbr {
 	uint64_t extra_acked_round;
 	uint64_t ack_epoch_start, ack_epoch_acked;
 	uint64_t round_min_rtt;		/* smallest RTT sample in the current round */
+	/* Policer handling (see cc_bbr.c). */
+	uint64_t round_start_time, round_start_delivered, delivered;
+	uint64_t round_lost, round_acked;	/* bytes, this round (STARTUP exit on loss) */
+	uint64_t loss_exit_time, loss_exit_delivered, last_rtt;
+	struct {
+		uint64_t start;		/* send time the phase began */
+		uint8_t cls;		/* BBR_CLS_* */
+	} phase[CC_BBR_PHASES];
+	unsigned phase_head;		/* index of the newest phase */
+	uint64_t cls_lost[3], cls_acked[3];	/* bytes, by class of the send-time phase */
+	uint64_t lt_start_time, lt_start_delivered, lt_start_round;	/* evidence window */
+	uint64_t lt_bw;			/* policed rate, bytes/s; 0 = not policed */
+	uint64_t lt_until, lt_round_until;	/* hold lt_bw until both have passed */
+	uint64_t lt_last_end;		/* when the last hold ended */
+	unsigned lt_holds;		/* consecutive detections (doubles the hold) */
 	double pacing_gain, cwnd_gain;
 	unsigned mode, cycle_index, full_bw_count, extra_acked_slot;
 	bool round_start, filled_pipe, probe_rtt_round_done, has_rate;
@@ -99,7 +118,8 @@ void cc_set_mss(struct cc *c, uint64_t mss);
 /* Per-controller parts (cc_bbr.c, cc_cubic.c, cc_newreno.c). */
 void cc_bbr_init(struct cc *c, uint64_t now);
 void cc_bbr_on_ack(struct cc *c, const struct cc_ack *a);
-void cc_bbr_on_loss(struct cc *c, uint64_t now, uint64_t lost_bytes, uint64_t bytes_in_flight);
+void cc_bbr_on_loss(struct cc *c, uint64_t now, uint64_t lost_bytes, uint64_t largest_sent_time,
+    uint64_t bytes_in_flight);
 void cc_cubic_on_ack(struct cc *c, const struct cc_ack *a);
 void cc_cubic_on_congestion(struct cc *c, uint64_t now);
 void cc_newreno_on_ack(struct cc *c, const struct cc_ack *a);

@@ -155,6 +155,7 @@ on_keys(struct peer *p, uint64_t now)
 		post_mailbox(p, now, m, wr_len(&w));
 	}
 	rv_client_ready(&p->rv, now);
+	rv_client_allow_resume(&p->rv);		/* a server restart now only pauses the relay */
 	path_start(p, now);
 	io_start(p);
 }
@@ -296,6 +297,17 @@ on_rv_event(struct peer *p, uint64_t now, const struct rv_event *ev)
 			log_err("the peer left before the connection was set up");
 			peer_exit(p, EXIT_NOPEER);
 		}
+		break;
+	case RV_EV_RESUMING:
+		log_verbose(1, "rendezvous server lost our room (%s); joining nameplate %" PRIu32
+		    " again", rv_error_str(ev->error), ev->nameplate);
+		break;
+	case RV_EV_RESUMED:
+		/* The stream's own timers resend what was lost (not stream_path_changed: that
+		 * would restart the idle clock, and a stranger forcing resumes must not keep a
+		 * dead connection alive past the idle timeout). */
+		log_verbose(1, "rendezvous: back in a room on nameplate %" PRIu32 "; relay resumed",
+		    ev->nameplate);
 		break;
 	case RV_EV_ERROR:
 		if (p->phase == PH_CONNECTED) {

@@ -43,6 +43,7 @@ use_relay(struct peer *p, uint64_t now)
 		return;
 	}
 	p->have_path = true;
+	rv_client_relay_in_use(&p->rv, true);
 	stream_set_max_payload(p->st, STREAM_PAYLOAD_DEFAULT);
 	report_path(p, false, &p->server);
 }
@@ -70,6 +71,7 @@ path_update(struct peer *p, uint64_t now)
 			return;
 		p->on_direct = true;
 		p->have_path = true;
+		rv_client_relay_in_use(&p->rv, false);
 		p->direct_sock = sock;
 		p->direct_to = to;
 		p->direct_since = now;
@@ -113,6 +115,8 @@ path_on_datagram(struct peer *p, uint64_t now, unsigned sock, const struct netad
 	n = pkt_open(&p->pkt, now, buf, len, &pn);
 	if (n < 0)
 		return;
+	if (relayed)
+		rv_client_relay_verified(&p->rv, now);	/* the room holds our peer */
 	(void)stream_on_packet(p->st, now, pn, buf + PKT_HDR_LEN, (size_t)n);
 	/* our next key phase waits for an ack of the current one (RFC 9001 6.1) */
 	if ((acked = stream_largest_acked(p->st)) > 0)
@@ -143,6 +147,8 @@ path_send(struct peer *p, uint64_t now)
 {
 	if (p->st == NULL || !p->pkt_ready || !p->have_path)
 		return;
+	if (!p->on_direct && !rv_client_relay_ok(&p->rv))
+		return;		/* re-joining after a server restart: the stream waits */
 	for (unsigned i = 0; i < 100000; i++) {
 		uint8_t *b;
 		size_t n;

@@ -17,6 +17,11 @@
 #define CLOSING_REPEAT 3
 #define CLOSING_GAP_US (100 * US_PER_MS)
 #define REBIND_MIN_GAP_US (1 * US_PER_S)
+#define VERIFY_TICK_US (1 * US_PER_S)
+/* The relay quiet this long after it carried our peer's packets: ask the server (doubling). */
+#define SILENCE_PROBE_US (1 * US_PER_S)
+/* Ticks with relay use and no authenticated relayed packet before a resumed room is left. */
+#define VERIFY_MISSES ((unsigned)(RV_RESUME_VERIFY_US / VERIFY_TICK_US))
 
 void
 rv_client_init(struct rv_client *c, const struct rv_client_cfg *cfg, uint64_t now)
@@ -40,6 +45,8 @@ rv_client_init(struct rv_client *c, const struct rv_client_cfg *cfg, uint64_t no
 	c->ready_next = TIME_NEVER;
 	c->closing_next = TIME_NEVER;
 	c->rebind_last = TIME_NEVER;
+	c->verify_next = TIME_NEVER;
+	c->silence_probe_next = TIME_NEVER;
 	if (cfg->nameplate > RV_NAMEPLATE_MAX ||
 	    (cfg->claim_only && cfg->nameplate == 0)) {
 		struct rv_event *ev = &c->evq[0];
@@ -108,11 +115,17 @@ report_joined(struct rv_client *c)
 }
 
 static void
-peer_arrived(struct rv_client *c)
+peer_arrived(struct rv_client *c, uint64_t now)
 {
 	if (c->peer_present)
 		return;
 	c->peer_present = true;
+	if (c->resume_unverified) {
+		/* the check of a resumed room starts when someone is there to answer */
+		c->verify_next = now + VERIFY_TICK_US;
+		c->verify_misses = 0;
+		c->relay_tx_seen = c->relay_tx;
+	}
 	/* what we queued while alone was dropped by the server: send it again now, not at RTO */
 	if (c->txq_count > 0) {
 		c->tx_sent = 0;
@@ -142,6 +155,53 @@ rv_client_next_event(struct rv_client *c, struct rv_event *ev)
 		c->rxq_count--;
 	}
 	return true;
+}
+
+/* ---- resume ---- */
+
+/* Back to JOIN on the same nameplate; what the peers exchanged so far stays valid. */
+static void
+start_resume(struct rv_client *c, uint64_t now, enum rv_error why)
+{
+	struct rv_event *ev;
+
+	c->state = RV_ST_JOINING;
+	c->resuming = true;
+	c->resume_unverified = false;
+	c->verify_next = TIME_NEVER;
+	c->peer_present = c->peer_joined_pending = false;
+	c->discover_due[0] = c->discover_due[1] = false;
+	c->join_next = now;
+	c->join_rto = JOIN_RTO_US;
+	/* unacknowledged peer messages go again, same seqs, once the new room has our peer */
+	c->tx_sent = 0;
+	c->tx_rto = TX_RTO_US;
+	c->tx_next = TIME_NEVER;
+	c->ack_due = false;
+	c->keepalive_now = false;
+	c->keepalive_next = TIME_NEVER;
+	c->silence_probe_next = TIME_NEVER;
+	ev = push_event(c, RV_EV_RESUMING);
+	if (ev != NULL)
+		ev->error = why;
+}
+
+/* The room is gone (or useless): re-join when connected, else it is the end. */
+static void
+lose_room(struct rv_client *c, uint64_t now, enum rv_error why)
+{
+	if (c->resumable && c->state == RV_ST_IN_ROOM)
+		start_resume(c, now, why);
+	else
+		fail(c, why);
+}
+
+/* A refused JOIN while resuming: try again later, never give up (the caller's timeout rules). */
+static void
+resume_refused(struct rv_client *c, uint64_t now)
+{
+	c->join_next = now + RV_RESUME_RETRY_US;
+	c->join_rto = JOIN_RTO_US;
 }
 
 /* ---- input ---- */
@@ -176,11 +236,39 @@ is_room_tag(const struct rv_client *c, const uint8_t tag[RV_NONCE_LEN])
 	return c->state == RV_ST_IN_ROOM && memcmp(tag, want, RV_NONCE_LEN) == 0;
 }
 
+/* JOINED while resuming: a new room (or our old one, if it still existed) on our nameplate. */
+static void
+on_resumed(struct rv_client *c, uint64_t now, const struct rv_msg *m)
+{
+	if (m->nameplate != c->nameplate) {
+		c->dropped++;
+		return;
+	}
+	c->state = RV_ST_IN_ROOM;
+	c->resuming = false;
+	c->resume_unverified = true;
+	c->resumes++;
+	memcpy(c->sid, m->sid, RV_SID_LEN);	/* unused now: the keys are made */
+	c->role = m->role;
+	c->room_flags = m->flags;
+	c->auth = m->auth;
+	c->reflexive[0] = m->addr;
+	c->joined_at = now;
+	c->keepalive_next = now + RV_KEEPALIVE_US;
+	push_event(c, RV_EV_RESUMED);
+	if (m->flags & RV_FLAG_PEER_PRESENT)
+		peer_arrived(c, now);
+}
+
 static void
 on_joined(struct rv_client *c, uint64_t now, const struct rv_msg *m)
 {
 	if (c->state != RV_ST_JOINING)
 		return;		/* a duplicate */
+	if (c->resuming) {
+		on_resumed(c, now, m);
+		return;
+	}
 	if (c->cfg.nameplate != 0 && m->nameplate != c->cfg.nameplate) {
 		fail(c, RV_ERR_PROTOCOL);
 		return;
@@ -199,7 +287,7 @@ on_joined(struct rv_client *c, uint64_t now, const struct rv_msg *m)
 		push_event(c, RV_EV_NAMEPLATE);
 	}
 	if (m->flags & RV_FLAG_PEER_PRESENT)
-		peer_arrived(c);
+		peer_arrived(c, now);
 	if (c->reflexive[1].family != 0)
 		report_joined(c);
 }
@@ -211,7 +299,7 @@ on_peer_recv(struct rv_client *c, uint64_t now, const struct rv_msg *m)
 
 	if (c->state != RV_ST_IN_ROOM)
 		return;
-	peer_arrived(c);
+	peer_arrived(c, now);
 	/* cumulative ack: everything up to m->ack arrived */
 	while (c->txq_count > 0 && c->txq[c->txq_head].seq <= m->ack) {
 		c->txq_head = (c->txq_head + 1) % RV_TXQ_LEN;
@@ -265,7 +353,7 @@ rv_client_input(struct rv_client *c, uint64_t now, unsigned port_index, const ui
 	}
 	if (memcmp(m.nonce, c->nonce, RV_NONCE_LEN) != 0) {
 		if (m.type == RV_ERROR && m.code == RV_E_NO_ROOM && is_room_tag(c, m.nonce))
-			fail(c, RV_ERR_NO_ROOM);
+			lose_room(c, now, RV_ERR_NO_ROOM);
 		else
 			c->dropped++;
 		return;
@@ -293,7 +381,7 @@ rv_client_input(struct rv_client *c, uint64_t now, unsigned port_index, const ui
 		break;
 	case RV_PEER_JOINED:
 		if (c->state == RV_ST_IN_ROOM)
-			peer_arrived(c);
+			peer_arrived(c, now);
 		break;
 	case RV_PEER_RECV:
 		on_peer_recv(c, now, &m);
@@ -305,7 +393,13 @@ rv_client_input(struct rv_client *c, uint64_t now, unsigned port_index, const ui
 		}
 		break;
 	case RV_PEER_LEFT:
-		if (c->state == RV_ST_IN_ROOM) {
+		if (c->state == RV_ST_IN_ROOM && c->resumable &&
+		    (m.code == RV_LEFT_EXPIRED || m.code == RV_LEFT_SHUTDOWN ||
+		    c->resume_unverified)) {
+			/* the room ended under us, or a stranger left a room we re-joined */
+			lose_room(c, now, m.code == RV_LEFT_SHUTDOWN ? RV_ERR_SHUTTING_DOWN :
+			    RV_ERR_NO_ROOM);
+		} else if (c->state == RV_ST_IN_ROOM) {
 			struct rv_event *ev;
 
 			report_joined(c);
@@ -318,10 +412,15 @@ rv_client_input(struct rv_client *c, uint64_t now, unsigned port_index, const ui
 		break;
 	case RV_KEEPALIVE_ACK:
 		if (c->state == RV_ST_IN_ROOM && (m.flags & RV_FLAG_PEER_PRESENT))
-			peer_arrived(c);
+			peer_arrived(c, now);
 		break;
 	case RV_ERROR:
-		if (c->state != RV_ST_CLOSED)
+		if (c->state == RV_ST_JOINING && c->resuming && m.code != RV_E_BAD_NAMEPLATE)
+			resume_refused(c, now);
+		else if (c->state == RV_ST_IN_ROOM &&
+		    (m.code == RV_E_NO_ROOM || m.code == RV_E_SHUTTING_DOWN))
+			lose_room(c, now, map_error(m.code));
+		else if (c->state != RV_ST_CLOSED)
 			fail(c, map_error(m.code));
 		break;
 	default:
@@ -354,19 +453,32 @@ output_joining(struct rv_client *c, uint64_t now, uint8_t *buf, size_t cap, unsi
 			return rv_encode(&m, buf, cap);
 		}
 	}
+	if (c->stale_leave) {
+		/* a resumed room that did not hold our peer: free it for the real one */
+		c->stale_leave = false;
+		m.type = RV_LEAVE;
+		m.auth = c->stale_auth;
+		return rv_encode(&m, buf, cap);
+	}
 	if (now < c->join_next)
 		return 0;
 	m.type = RV_JOIN;
-	m.flags = c->cfg.nameplate == 0 ? RV_JOIN_ALLOCATE :
-	    c->cfg.claim_only ? RV_JOIN_CLAIM_ONLY : 0;
-	m.nameplate = c->cfg.nameplate;
+	if (c->resuming) {
+		/* create-or-claim: whichever peer comes back first makes the room again */
+		m.flags = 0;
+		m.nameplate = c->nameplate;
+	} else {
+		m.flags = c->cfg.nameplate == 0 ? RV_JOIN_ALLOCATE :
+		    c->cfg.claim_only ? RV_JOIN_CLAIM_ONLY : 0;
+		m.nameplate = c->cfg.nameplate;
+	}
 	memcpy(m.nonce, c->nonce, RV_NONCE_LEN);
 	if (c->have_cookie)
 		memcpy(m.cookie, c->cookie, RV_COOKIE_LEN);
 	c->join_next = now + c->join_rto;
 	c->join_rto = c->join_rto * 2 > JOIN_RTO_MAX_US ? JOIN_RTO_MAX_US : c->join_rto * 2;
 	/* discovery answers can be lost too: ask again alongside each retransmitted JOIN */
-	if (now >= c->discover_next && c->reflexive[1].family == 0) {
+	if (!c->resuming && now >= c->discover_next && c->reflexive[1].family == 0) {
 		/* port 0's view comes with JOINED anyway */
 		c->discover_due[1] = true;
 		c->discover_next = now + DISCOVER_RTO_US;
@@ -414,6 +526,13 @@ output_in_room(struct rv_client *c, uint64_t now, uint8_t *buf, size_t cap, unsi
 		c->discover_next = now + DISCOVER_RTO_US;
 		*pi = 1;
 		return rv_encode(&m, buf, cap);
+	}
+	if (now >= c->silence_probe_next) {
+		/* is our room still there? (a restarted server answers NO_ROOM) */
+		c->silence_gap *= 2;
+		c->silence_probe_next = c->silence_gap < RV_KEEPALIVE_US ? now + c->silence_gap :
+		    TIME_NEVER;
+		c->keepalive_now = true;
 	}
 	if (c->keepalive_now || now >= c->keepalive_next) {
 		c->keepalive_now = false;
@@ -463,9 +582,10 @@ rv_client_deadline(const struct rv_client *c)
 
 	switch (c->state) {
 	case RV_ST_JOINING:
-		if (c->discover_due[0] || c->discover_due[1])
+		if (c->discover_due[0] || c->discover_due[1] || c->stale_leave)
 			return 0;
-		d = min64(c->join_next, c->started + RV_JOIN_TIMEOUT_US);
+		d = c->resuming ? c->join_next :
+		    min64(c->join_next, c->started + RV_JOIN_TIMEOUT_US);
 		break;
 	case RV_ST_IN_ROOM:
 		if (c->keepalive_now || c->ack_due || c->tx_sent < c->txq_count)
@@ -477,6 +597,9 @@ rv_client_deadline(const struct rv_client *c)
 			d = min64(d, c->tx_next);
 		if (c->ready && !c->go)
 			d = min64(d, c->ready_next);
+		if (c->resume_unverified && c->peer_present)
+			d = min64(d, c->verify_next);
+		d = min64(d, c->silence_probe_next);
 		break;
 	case RV_ST_CLOSED:
 		if (c->closing_left > 0)
@@ -486,10 +609,36 @@ rv_client_deadline(const struct rv_client *c)
 	return d;
 }
 
+/*
+ * A resumed room is trusted once a relayed packet authenticated. When we used the relay and
+ * nothing authenticated came back for VERIFY_MISSES ticks, a stranger may hold the room: leave
+ * it and join again (our peer is retrying too and may get in first).
+ */
+static void
+verify_tick(struct rv_client *c, uint64_t now)
+{
+	/* every tick since the peer arrived counts while our stream is on the relay, or once we
+	 * sent through it in this room (a peer on a direct path does neither) */
+	if (c->relay_in_use || c->relay_tx != c->relay_tx_seen)
+		c->verify_misses++;
+	c->verify_next = now + VERIFY_TICK_US;
+	if (c->verify_misses < VERIFY_MISSES)
+		return;
+	c->stale_auth = c->auth;
+	c->stale_leave = true;
+	start_resume(c, now, RV_ERR_NO_ROOM);
+	c->join_next = now + RV_RESUME_RETRY_US / 2;	/* the LEAVE first, then a fair race */
+}
+
 void
 rv_client_on_timeout(struct rv_client *c, uint64_t now)
 {
-	if (c->state == RV_ST_JOINING && now >= c->started + RV_JOIN_TIMEOUT_US)
+	if (c->state == RV_ST_IN_ROOM && c->resume_unverified && c->peer_present &&
+	    now >= c->verify_next) {
+		verify_tick(c, now);
+		return;
+	}
+	if (c->state == RV_ST_JOINING && !c->resuming && now >= c->started + RV_JOIN_TIMEOUT_US)
 		fail(c, RV_ERR_TIMEOUT);
 	else if (c->state == RV_ST_IN_ROOM && !c->joined_reported &&
 	    now >= c->joined_at + RV_DISCOVERY_WAIT_US)
@@ -556,6 +705,39 @@ rv_client_leave(struct rv_client *c, uint64_t now)
 	close_with(c, now, RV_LEAVE);
 }
 
+void
+rv_client_allow_resume(struct rv_client *c)
+{
+	c->resumable = true;
+}
+
+int
+rv_client_resume(struct rv_client *c, uint64_t now)
+{
+	if (!c->resumable || c->state == RV_ST_CLOSED)
+		return -1;
+	if (c->state == RV_ST_IN_ROOM)
+		start_resume(c, now, RV_ERR_NO_ROOM);
+	return 0;
+}
+
+void
+rv_client_relay_verified(struct rv_client *c, uint64_t now)
+{
+	c->resume_unverified = false;
+	c->verify_next = TIME_NEVER;
+	if (c->resumable && c->state == RV_ST_IN_ROOM) {
+		c->silence_gap = SILENCE_PROBE_US;
+		c->silence_probe_next = now + SILENCE_PROBE_US;
+	}
+}
+
+void
+rv_client_relay_in_use(struct rv_client *c, bool on)
+{
+	c->relay_in_use = on;
+}
+
 bool
 rv_client_relay_ok(const struct rv_client *c)
 {
@@ -563,10 +745,11 @@ rv_client_relay_ok(const struct rv_client *c)
 }
 
 size_t
-rv_client_relay_wrap(const struct rv_client *c, uint8_t *buf, size_t pkt_len)
+rv_client_relay_wrap(struct rv_client *c, uint8_t *buf, size_t pkt_len)
 {
 	if (!rv_client_relay_ok(c))
 		return 0;
+	c->relay_tx++;
 	rv_relay_hdr_write(buf, RV_RELAY_DATA, c->auth.member, c->auth.room_id);
 	return RV_RELAY_HDR_LEN + pkt_len;
 }

@@ -26,6 +26,15 @@
  *  - A room ends when either member leaves, fails or goes silent: after GO, RV_EV_PEER_LEFT or
  *    RV_EV_ERROR (SHUTTING_DOWN, NO_ROOM) only mean the server can no longer introduce or
  *    relay; a direct path already working may carry on.
+ *  - Once connected (keys confirmed), call rv_client_allow_resume(): from then on a lost room
+ *    (NO_ROOM, the server shutting down or restarting, the room expired) is not an error: the
+ *    client re-joins the same nameplate by itself (rv_client_resume) and reports
+ *    RV_EV_RESUMING, then RV_EV_RESUMED with the new room. The relay is off in between. Peer
+ *    messages keep their sequence numbers across rooms (the server never looks at them).
+ *    Call rv_client_relay_verified() for every relayed packet that authenticated: a resumed
+ *    room that carries none (a stranger took the nameplate) is left and joined again; and when
+ *    the relay goes quiet the client asks the server with a KEEPALIVE (after 1 s, 2 s, 4 s
+ *    ...), so even a peer that only receives learns of a restart within about a second.
  *  - RV_EV_PEER_LEFT with reason RV_LEFT_PAKE_FAILED means the other side's key exchange failed
  *    (a wrong code): exit 3 like our own failure.
  */
@@ -45,6 +54,11 @@
 #define RV_JOIN_TIMEOUT_US (10 * UINT64_C(1000000))
 /* JOINED waits at most this long for the discovery port's answer before it is reported. */
 #define RV_DISCOVERY_WAIT_US (500 * UINT64_C(1000))
+/* Resuming: pause after a refused JOIN (room full, rate-limited, ...) before the next one. */
+#define RV_RESUME_RETRY_US (1 * UINT64_C(1000000))
+/* A resumed room with both members and no authenticated relayed packet for this long is left
+ * and joined again (a stranger may hold the nameplate). */
+#define RV_RESUME_VERIFY_US (4 * UINT64_C(1000000))
 /* Peer messages queued and not yet acknowledged by the other member. */
 #define RV_TXQ_LEN 16
 /* Peer messages received in order and not yet taken by rv_client_next_event. */
@@ -81,7 +95,9 @@ enum rv_event_kind {
 	RV_EV_PEER_MESSAGE,	/* ev.msg / ev.msg_len from the other member, in order */
 	RV_EV_GO,		/* both sides are ready: start punching now */
 	RV_EV_PEER_LEFT,	/* ev.left_reason (enum rv_left_reason) */
-	RV_EV_ERROR		/* ev.error; the client is finished */
+	RV_EV_ERROR,		/* ev.error; the client is finished */
+	RV_EV_RESUMING,		/* the room was lost (ev.error says why): re-joining, no relay */
+	RV_EV_RESUMED		/* in a new room on the same nameplate: the relay works again */
 };
 
 struct rv_event {
@@ -135,6 +151,13 @@ struct rv_client {
 	uint64_t closing_next;
 	uint64_t keepalive_next;		/* keepalive and relay rebinding */
 	uint64_t rebind_last;
+	uint64_t resumed_at;			/* when the current resumed room got both members */
+	uint64_t resumes;			/* rooms re-joined (statistics, tests) */
+	uint64_t verify_next;			/* next check of an unverified resumed room */
+	uint64_t silence_probe_next, silence_gap;	/* KEEPALIVE when the relay went quiet */
+	uint64_t relay_tx, relay_tx_seen;	/* envelopes wrapped; count when the peer came */
+	unsigned verify_misses;			/* ticks on the relay, nothing authenticated */
+	struct rv_auth stale_auth;		/* a room we leave while resuming (LEAVE once) */
 	uint64_t dropped;			/* malformed or unexpected datagrams */
 	enum rv_client_state state;
 	enum rv_error error;
@@ -158,6 +181,11 @@ struct rv_client {
 	bool ack_due;
 	bool ready, go;				/* GO */
 	bool keepalive_now;
+	bool resumable;				/* rv_client_allow_resume() was called */
+	bool resuming;				/* re-joining the nameplate after losing the room */
+	bool resume_unverified;			/* resumed room: no authenticated relay packet yet */
+	bool stale_leave;			/* send LEAVE with stale_auth */
+	bool relay_in_use;			/* rv_client_relay_in_use() */
 };
 
 void rv_client_init(struct rv_client *c, const struct rv_client_cfg *cfg, uint64_t now);
@@ -196,6 +224,24 @@ void rv_client_report_pake_failure(struct rv_client *c, uint64_t now);
 /* Leave the room (tells the other member at once rather than at expiry). */
 void rv_client_leave(struct rv_client *c, uint64_t now);
 
+/*
+ * Connected: from now on a lost room is re-joined rather than reported as an error (see the
+ * notes at the top).
+ */
+void rv_client_allow_resume(struct rv_client *c);
+/*
+ * Re-join the same nameplate now (create-or-claim, same nonce, so a room that still exists
+ * takes us back as the same member), keeping the peer-message sequence numbers. Refusals are
+ * retried every RV_RESUME_RETRY_US; there is no timeout: the caller's own idle timeout bounds
+ * it. Only after rv_client_allow_resume(); returns -1 otherwise or when closed.
+ */
+int rv_client_resume(struct rv_client *c, uint64_t now);
+/* A relayed packet of the current room authenticated end to end (the room holds our peer). */
+void rv_client_relay_verified(struct rv_client *c, uint64_t now);
+/* The caller sends its stream over the relay (true) or a direct path (false): a resumed room
+ * must then prove itself with an authenticated packet, even to a peer that only receives. */
+void rv_client_relay_in_use(struct rv_client *c, bool on);
+
 /* True in a room whose server relays (relay wrap is possible). */
 bool rv_client_relay_ok(const struct rv_client *c);
 /*
@@ -203,7 +249,7 @@ bool rv_client_relay_ok(const struct rv_client *c);
  * the envelope header at buf and returns the datagram length (send it to port 0), or 0 when not
  * in a room.
  */
-size_t rv_client_relay_wrap(const struct rv_client *c, uint8_t *buf, size_t pkt_len);
+size_t rv_client_relay_wrap(struct rv_client *c, uint8_t *buf, size_t pkt_len);
 /*
  * A datagram from the server that starts with RV_RELAY_FWD: returns true and the peer packet
  * (*pkt, *pkt_len point into buf) when it is a relay envelope for our room.

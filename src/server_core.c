@@ -12,6 +12,8 @@
 #define COOKIE_MAC_LEN (RV_COOKIE_LEN - 1)
 /* REBIND replies (to addresses not yet proved) per second, server-wide. */
 #define REBIND_RATE 200.0
+/* An ERROR message: type, version, nonce, code. */
+#define RV_ERROR_LEN (2 + RV_NONCE_LEN + 1)
 
 void
 server_cfg_defaults(struct server_cfg *cfg)
@@ -348,6 +350,22 @@ free_room(struct server *s, struct srv_room *r, uint64_t now, bool burn)
 	    burn ? s->cfg.burn_s : s->cfg.cooldown_s, burn);
 }
 
+/* NO_ROOM: the nonce field names the room instead (the client accepts that for NO_ROOM). */
+static size_t
+reply_no_room(struct server *s, uint32_t room_id, uint8_t member, size_t len,
+    const uint8_t **out)
+{
+	uint8_t tag[RV_NONCE_LEN] = { 0 };
+
+	tag[0] = (uint8_t)(room_id >> 24);
+	tag[1] = (uint8_t)(room_id >> 16);
+	tag[2] = (uint8_t)(room_id >> 8);
+	tag[3] = (uint8_t)room_id;
+	tag[4] = member;
+	s->ctr.no_room++;
+	return reply_error(s, tag, RV_E_NO_ROOM, len, false, out);
+}
+
 static size_t
 handle_member(struct server *s, uint64_t now, const struct rv_msg *m, const struct netaddr *from,
     size_t len, const uint8_t **out, struct netaddr *to)
@@ -356,21 +374,13 @@ handle_member(struct server *s, uint64_t now, const struct rv_msg *m, const stru
 	struct srv_member *me, *other;
 	uint8_t who = m->auth.member;
 
-	if (r == NULL) {
-		/* the nonce field names the room instead (the client accepts that for NO_ROOM) */
-		uint8_t tag[RV_NONCE_LEN] = { 0 };
-
-		tag[0] = (uint8_t)(m->auth.room_id >> 24);
-		tag[1] = (uint8_t)(m->auth.room_id >> 16);
-		tag[2] = (uint8_t)(m->auth.room_id >> 8);
-		tag[3] = (uint8_t)m->auth.room_id;
-		tag[4] = who;
-		s->ctr.no_room++;
-		return reply_error(s, tag, RV_E_NO_ROOM, len, false, out);
-	}
+	if (r == NULL)
+		return reply_no_room(s, m->auth.room_id, who, len, out);
 	if (who >= r->nmembers || sodium_memcmp(r->m[who].token, m->auth.token, RV_TOKEN_LEN) != 0) {
+		/* the same answer as for an unknown room: a member of a room this server lost
+		 * (restart) whose id is in use again re-joins, and a guesser learns nothing */
 		s->ctr.drop_bad_token++;
-		return 0;
+		return reply_no_room(s, m->auth.room_id, who, len, out);
 	}
 	me = &r->m[who];
 	other = r->nmembers == 2 ? &r->m[who ^ 1] : NULL;
@@ -457,8 +467,16 @@ handle_relay(struct server *s, uint64_t now, unsigned port_index, const struct n
 	}
 	r = srv_room_by_id(&s->table, h.room_id);
 	if (r == NULL || h.member >= r->nmembers) {
+		/* after a restart the peers learn at once that their room is gone and re-join
+		 * (ERROR is shorter than any envelope with a packet; shares the REBIND budget) */
 		s->ctr.relay_unbound++;
-		return 0;
+		if (len < RV_ERROR_LEN)
+			return 0;	/* an empty envelope: ERROR would be longer */
+		if (!tb_take(&s->rebind_bucket, now, REBIND_RATE, REBIND_RATE, 1)) {
+			s->ctr.relay_rebind_limited++;
+			return 0;
+		}
+		return reply_no_room(s, h.room_id, h.member, len, out);
 	}
 	if (s->cfg.no_relay) {
 		s->ctr.relay_denied++;

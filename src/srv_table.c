@@ -195,7 +195,11 @@ srv_room_create(struct srv_table *t, uint32_t nameplate, uint64_t now)
 	slot = t->free_slots[--t->nfree];
 	r = &t->rooms[slot];
 	memset(r, 0, sizeof *r);
-	/* generation: never 0 for slot 0, so id 0 always means "none" */
+	/* generation: never 0 for slot 0, so id 0 always means "none". A slot's first one is
+	 * random, so a restarted server does not hand out the ids of the rooms it lost (their
+	 * members must hear NO_ROOM, not meet a stranger's room under their old id). */
+	if (t->gen[slot] == 0)
+		t->gen[slot] = (uint16_t)randombytes_uniform(0xfff);
 	t->gen[slot] = (uint16_t)((t->gen[slot] + 1) & 0xfff);
 	if (t->gen[slot] == 0)
 		t->gen[slot] = 1;

@@ -369,3 +369,96 @@ transfer() {
 	! grep -q 'path: relay' "$TMP/a.err"
 	grep -q 'path: direct' "$TMP/a.err"
 }
+
+# fixed_serve PORT: starts a server on 127.0.0.1:PORT (pid in FIXED_PID, log fixed.log);
+# fails when it could not listen there (the port, or PORT+1, is taken).
+fixed_serve() {
+	: >"$TMP/fixed.log"
+	"$PUNCHCAT" serve -l "127.0.0.1:$1" --allow-root --ip-rate 6000 --ip-burst 100 \
+		>"$TMP/fixed.log" 2>&1 7>&- &	# not the test's fifo writer
+	FIXED_PID=$!
+	PIDS+=($FIXED_PID)
+	wait_for 5 fixed_settled || return 1
+	grep -q 'listening on' "$TMP/fixed.log"
+}
+fixed_settled() { grep -q 'listening on' "$TMP/fixed.log" || ! kill -0 "$FIXED_PID" 2>/dev/null; }
+
+# fixed_port: a server on a fixed port (a restarted server must come back on the same one),
+# proved free by binding it; sets FIXED_PORT and PUNCHCAT_SERVER. Fails after 10 taken ports.
+fixed_port() {
+	local try
+	FIXED_PORT=""
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		try=$((20000 + RANDOM % 12000))
+		if fixed_serve "$try"; then FIXED_PORT=$try; break; fi
+	done
+	[ -n "$FIXED_PORT" ] || return 1
+	export PUNCHCAT_SERVER=127.0.0.1:$FIXED_PORT
+}
+
+@test "the server restarts while the peers are on the relay: the transfer completes" {
+	export PUNCHCAT_TEST_IDLE_MS=10000
+	local port
+	fixed_port || skip "no free fixed UDP port pair found in 10 tries"
+	port=$FIXED_PORT
+	head -c 6291456 /dev/urandom >"$TMP/a.in"
+	mkfifo "$TMP/feed"
+	exec 7<>"$TMP/feed"
+	peer a 36-restart "$TMP/feed" -v --force-relay
+	peer b 36-restart /dev/null -v --force-relay
+	head -c 2097152 "$TMP/a.in" >&7		# the rest waits: the transfer is running
+	wait_for 15 bigger_than "$TMP/b.out" 1048576
+	kill -9 "$FIXED_PID"
+	wait "$FIXED_PID" 2>/dev/null || true
+	# Same port again; retried in case a stray socket grabbed it meanwhile.
+	wait_for 10 fixed_serve "$port"
+	wait_for 15 grep -q 'relay resumed' "$TMP/a.err"
+	wait_for 15 grep -q 'relay resumed' "$TMP/b.err"
+	tail -c +2097153 "$TMP/a.in" >&7
+	exec 7>&-
+	reap a b
+	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
+	[ "$(sha "$TMP/a.in")" = "$(sha "$TMP/b.out")" ]
+	[ "$(stat -c %s "$TMP/a.out")" -eq 0 ]
+	! grep -q 'path: direct' "$TMP/a.err" "$TMP/b.err"
+}
+
+# resumed_at_least N: both peers together logged N resumes.
+resumed_at_least() {
+	[ $(($(grep -c 'relay resumed' "$TMP/a.err") + $(grep -c 'relay resumed' "$TMP/b.err"))) -ge "$1" ]
+}
+
+@test "a stranger takes the nameplate during a server restart: the peers still finish" {
+	export PUNCHCAT_TEST_IDLE_MS=15000
+	local port pa pb
+	fixed_port || skip "no free fixed UDP port pair found in 10 tries"
+	port=$FIXED_PORT
+	head -c 2097152 /dev/urandom >"$TMP/a.in"
+	mkfifo "$TMP/feed"
+	exec 7<>"$TMP/feed"
+	peer a 37-stranger "$TMP/feed" -v --force-relay
+	peer b 37-stranger /dev/null -v --force-relay
+	head -c 1048576 "$TMP/a.in" >&7
+	wait_for 15 bigger_than "$TMP/b.out" 524288
+	pa=$(pid a)
+	pb=$(pid b)
+	# Frozen peers cannot re-join first: the stranger holds nameplate 37 when they wake.
+	kill -STOP "$pa" "$pb"
+	kill -9 "$FIXED_PID"
+	wait "$FIXED_PID" 2>/dev/null || true
+	wait_for 10 fixed_serve "$port"
+	"$BUILD/tests/tools/rvclient" -n 37 -R 2000 -t 30 "127.0.0.1:$port" \
+		>"$TMP/stranger.out" 2>&1 7>&- &
+	PIDS+=($!)
+	wait_for 5 grep -q '^joined 37' "$TMP/stranger.out"
+	kill -CONT "$pa" "$pb"
+	# One peer lands with the stranger (whose packets do not authenticate), the other is
+	# refused; the first leaves after 4 s without an authenticated packet, and they meet.
+	wait_for 20 resumed_at_least 3
+	tail -c +1048577 "$TMP/a.in" >&7
+	exec 7>&-
+	reap a b
+	[ "$(rc a)" -eq 0 ] && [ "$(rc b)" -eq 0 ]
+	[ "$(sha "$TMP/a.in")" = "$(sha "$TMP/b.out")" ]
+	grep -q 'peer_joined' "$TMP/stranger.out"
+}

@@ -4,7 +4,11 @@
  *     random loss p = 0, 1, 5 % (both directions): goodput as a fraction of (1 - p) x link,
  *     and the p95 queueing delay the flow adds at the bottleneck, for BBR (default), CUBIC and
  *     NewReno. Targets for BBR: >= 95 / 90 / 80 % and p95 <= 25 ms.
- *  2. CPU cost of the core: 1 GiB over a 10 Gbit/s, 1 ms RTT path, time spent inside the
+ *  2. Behind a token-bucket policer (12.5 MB/s, 1 MB burst: `punchcat serve`'s per-room relay
+ *     limit; no queue, the excess dropped) at 10 and 50 ms RTT, BBR only: goodput as a fraction
+ *     of the policed rate, and retransmitted bytes as a fraction of those delivered. Targets:
+ *     >= 85 % and <= 10 %.
+ *  3. CPU cost of the core: 1 GiB over a 10 Gbit/s, 1 ms RTT path, time spent inside the
  *     stream_* calls of both sides per GiB (no crypto; 1171-byte and 65000-byte payloads);
  *     and the core alone, two streams back to back without the simulator.
  * Virtual time; the figures are deterministic except the CPU times.
@@ -57,6 +61,43 @@ bulk(enum stream_cc cc, double loss, uint64_t seconds)
 	    (double)sim_qdelay_percentile(&sim.link[0], 0.5) / 1000,
 	    (double)sim_qdelay_percentile(&sim.link[0], 0.95) / 1000,
 	    (unsigned long long)st.packets_lost);
+	if (sim.node[1].mismatch_at != 0) {
+		fprintf(stderr, "bench_stream: wrong byte delivered\n");
+		sim_free(&sim);
+		return -1;
+	}
+	sim_free(&sim);
+	return 0;
+}
+
+static int
+policed(uint64_t rtt_us, uint64_t seconds)
+{
+	const uint64_t rate = 12500000, burst = 1000000;	/* bytes/s, bytes */
+	struct sim_config cfg;
+	struct sim sim;
+	struct stream_stats st;
+	double goodput;
+
+	sim_config_default(&cfg);
+	cfg.crypto = false;
+	cfg.bytes[0] = UINT64_C(1) << 40;
+	cfg.bytes[1] = 0;
+	for (int i = 0; i < 2; i++) {
+		memset(&cfg.link[i], 0, sizeof cfg.link[i]);
+		cfg.link[i].delay_us = rtt_us / 2;
+	}
+	cfg.link[0].police_rate_bps = rate * 8;
+	cfg.link[0].police_burst = burst;
+	if (sim_init(&sim, &cfg) != 0)
+		return -1;
+	sim_run_until(&sim, seconds * SEC);
+	stream_get_stats(sim.node[0].s, &st);
+	goodput = (double)sim.node[1].received / (double)seconds;
+	printf("| %4llu ms | %8.2f MB/s | %9.1f %% | %11.1f %% | %13llu |\n",
+	    (unsigned long long)(rtt_us / 1000), goodput / 1e6, goodput / (double)rate * 100,
+	    (double)st.bytes_retransmitted / (double)sim.node[1].received * 100,
+	    (unsigned long long)sim.link[0].dropped_police);
 	if (sim.node[1].mismatch_at != 0) {
 		fprintf(stderr, "bench_stream: wrong byte delivered\n");
 		sim_free(&sim);
@@ -168,6 +209,12 @@ main(int argc, char **argv)
 		for (size_t l = 0; l < 3; l++)
 			if (bulk(ccs[c], losses[l], seconds) != 0)
 				return 1;
+	printf("\nstream: bbr behind a token-bucket policer, 12.5 MB/s, 1 MB burst, %llu s\n\n",
+	    (unsigned long long)seconds);
+	printf("| rtt     | goodput       | of policed  | retransmitted | policed drops |\n");
+	printf("|---------|---------------|-------------|---------------|---------------|\n");
+	if (policed(10000, seconds) != 0 || policed(50000, seconds) != 0)
+		return 1;
 	printf("\nstream core CPU: 1 GiB, 10 Gbit/s, 1 ms RTT, no crypto (both sides)\n\n");
 	printf("| payload | virtual | core CPU     | sim total CPU | rate         |\n");
 	printf("|---------|---------|--------------|---------------|--------------|\n");

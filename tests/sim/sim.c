@@ -328,6 +328,32 @@ lose(struct sim *sim, struct sim_link *l)
 	return c->loss > 0 && sim_rand(sim) < c->loss;
 }
 
+/* A token-bucket policer (a relay's per-room limit): the bucket holds up to police_burst bytes,
+ * refills at police_rate_bps, and a datagram passes only if the bucket holds its length (then
+ * the length is taken). Nothing is queued: what exceeds the bucket is dropped. */
+static bool
+police(struct sim *sim, struct sim_link *l, size_t len)
+{
+	const struct sim_link_cfg *c = &l->cfg;
+
+	if (c->police_rate_bps == 0)
+		return true;
+	if (!l->police_started) {
+		l->police_started = true;
+		l->police_tokens = (double)c->police_burst;
+	} else {
+		l->police_tokens += (double)(sim->now - l->police_last_us) *
+		    (double)c->police_rate_bps / 8 / 1e6;
+		if (l->police_tokens > (double)c->police_burst)
+			l->police_tokens = (double)c->police_burst;
+	}
+	l->police_last_us = sim->now;
+	if (l->police_tokens < (double)len)
+		return false;
+	l->police_tokens -= (double)len;
+	return true;
+}
+
 static int trace = -1;	/* SIM_TRACE=1 in the environment: one line per datagram */
 
 static bool
@@ -362,6 +388,13 @@ link_send(struct sim *sim, int from, uint32_t b, size_t len)
 		if (tracing())
 			fprintf(stderr, "  lost\n");
 		l->dropped_loss++;
+		buf_put(sim, b);
+		return;
+	}
+	if (!police(sim, l, len)) {
+		if (tracing())
+			fprintf(stderr, "  policed\n");
+		l->dropped_police++;
 		buf_put(sim, b);
 		return;
 	}
@@ -635,6 +668,7 @@ path_switch(struct sim *sim)
 		sim->link[i].cfg = sim->switches % 2 == 0 ? sim->cfg.switch_link[i] :
 		    sim->cfg.link[i];
 		sim->link[i].busy_until_ns = 0;
+		sim->link[i].police_started = false;
 		sim->epoch[i]++;
 	}
 	sim->switched = true;

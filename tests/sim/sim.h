@@ -2,7 +2,8 @@
  * Deterministic network simulator for the stream core: two endpoints, each a real stream core
  * (src/stream.h) whose packets are sealed and opened with the real packet layer (src/packet.h),
  * connected by two one-way links in virtual time. A link has one-way delay, jitter, a rate with
- * a finite drop-tail queue, random and Gilbert-Elliott (bursty) loss, reordering, duplication
+ * a finite drop-tail queue, a token-bucket policer (as a relay enforces: no queue, what exceeds
+ * the bucket is dropped), random and Gilbert-Elliott (bursty) loss, reordering, duplication
  * and corruption (which the AEAD must catch). The links may be replaced mid-transfer (a path
  * switch: relay <-> direct, NAT rebinding), optionally dropping what was in flight.
  *
@@ -25,6 +26,8 @@ struct sim_link_cfg {
 	uint64_t jitter_us;		/* extra delay, uniform in [0, jitter) (may reorder) */
 	uint64_t rate_bps;		/* bottleneck rate in bits/s of datagram bytes; 0 = none */
 	uint64_t queue_bytes;		/* drop-tail queue in front of it; 0 = unbounded */
+	uint64_t police_rate_bps;	/* token-bucket policer in bits/s of datagram bytes; 0 = none */
+	uint64_t police_burst;		/* its bucket depth in bytes (starts full) */
 	double loss;			/* independent loss probability */
 	double ge_enter_bad, ge_leave_bad, ge_loss_bad;	/* Gilbert-Elliott; 0 = off */
 	double reorder;			/* probability of an extra reorder_us of delay */
@@ -37,7 +40,10 @@ struct sim_link {
 	struct sim_link_cfg cfg;
 	uint64_t busy_until_ns;		/* when the serializer is free */
 	bool ge_bad;
-	uint64_t sent, dropped_loss, dropped_queue, corrupted, duplicated;
+	double police_tokens;		/* bytes the policer lets through now */
+	uint64_t police_last_us;	/* time of its last refill */
+	bool police_started;		/* the bucket was filled (at the first datagram) */
+	uint64_t sent, dropped_loss, dropped_queue, dropped_police, corrupted, duplicated;
 	uint64_t qdelay_hist[4096];	/* queueing delay in 100 us bins (data packets) */
 	uint64_t qdelay_count;
 };

@@ -12,16 +12,15 @@
 #include "rv_harness.h"
 
 static struct world W;
+static struct server_cfg W_cfg;
 
 static int
 setup(void **state)
 {
-	struct server_cfg cfg;
-
 	log_level = -1;
-	server_cfg_defaults(&cfg);
-	cfg.max_rooms = 1000;
-	return w_init(&W, &cfg);
+	server_cfg_defaults(&W_cfg);
+	W_cfg.max_rooms = 1000;
+	return w_init(&W, &W_cfg);
 }
 
 static int
@@ -477,6 +476,261 @@ forged_server_messages_ignored(void **state)
 	assert_true(a->c.dropped > 0);
 }
 
+/* ---- resume after a server restart ---- */
+
+/* One relay envelope from -> server -> to; true when `to` got it. */
+static bool
+relay_once(struct node *from, struct node *to, uint8_t fill)
+{
+	uint8_t buf[RV_MAX_PACKET];
+	unsigned before = to->relay_rx_count;
+	size_t n;
+
+	memset(buf + RV_RELAY_HDR_LEN, fill, 300);
+	n = rv_client_relay_wrap(&from->c, buf, 300);
+	if (n == 0)
+		return false;
+	w_to_server(&W, from, 0, buf, n);
+	if (to->relay_rx_count != before + 1 || to->relay_rx[0] != fill)
+		return false;
+	rv_client_relay_verified(&to->c, W.now);	/* as the shell does once it opened */
+	return true;
+}
+
+/* The server process restarts: all rooms, tokens and cookie secrets are gone. */
+static void
+restart_server(void)
+{
+	server_free(&W.s);
+	assert_int_equal(server_init(&W.s, &W_cfg, W.now), 0);
+}
+
+static void
+drain(struct node *n)
+{
+	struct rv_event ev;
+
+	while (rv_client_next_event(&n->c, &ev))
+		assert_int_not_equal(ev.kind, RV_EV_ERROR);
+}
+
+static unsigned msgs_seen;
+static char last_msg[RV_PEER_MSG_MAX + 1];
+
+/* Counts events of a kind (draining the queue, noting peer messages); fails on RV_EV_ERROR. */
+static unsigned
+count_events(struct node *n, enum rv_event_kind kind)
+{
+	struct rv_event ev;
+	unsigned k = 0;
+
+	while (rv_client_next_event(&n->c, &ev)) {
+		assert_int_not_equal(ev.kind, RV_EV_ERROR);
+		k += ev.kind == kind;
+		if (ev.kind == RV_EV_PEER_MESSAGE) {
+			msgs_seen++;
+			memcpy(last_msg, ev.msg, ev.msg_len);
+			last_msg[ev.msg_len] = '\0';
+		}
+	}
+	return k;
+}
+
+static void
+server_restart_resumes_relay(void **state)
+{
+	struct node *a, *b;
+	struct rv_event ev;
+	uint32_t np;
+
+	pair(&a, &b);
+	np = a->c.nameplate;
+	drain(a);
+	drain(b);
+	msgs_seen = 0;
+	rv_client_allow_resume(&a->c);
+	rv_client_allow_resume(&b->c);
+	assert_true(relay_once(a, b, 0x41));
+	/* a message still unacknowledged when the server dies is delivered once, after */
+	assert_int_equal(rv_client_send_peer_message(&a->c, W.now, "late", 4), 0);
+	restart_server();
+	/* a's next relay packet meets a server that does not know the room: a re-joins */
+	assert_false(relay_once(a, b, 0x41));
+	assert_true(w_event(a, RV_EV_RESUMING, &ev));
+	assert_int_equal(ev.error, RV_ERR_NO_ROOM);
+	assert_false(rv_client_relay_ok(&a->c));
+	w_run(&W, 50 * US_PER_MS, US_PER_MS);
+	assert_true(w_event(a, RV_EV_RESUMED, &ev));
+	assert_int_equal(ev.nameplate, np);
+	assert_int_equal(W.s.table.nrooms, 1);
+	/* b learns it from its own relay packet and claims the room a made */
+	assert_false(relay_once(b, a, 0x40));
+	w_run(&W, 50 * US_PER_MS, US_PER_MS);
+	assert_int_equal(count_events(b, RV_EV_RESUMED), 1);
+	assert_int_equal(W.s.table.nrooms, 1);
+	assert_int_equal(a->c.auth.room_id, b->c.auth.room_id);
+	assert_int_not_equal(a->c.auth.member, b->c.auth.member);
+	/* the relay works again both ways, and the message came through exactly once */
+	assert_true(relay_once(a, b, 0x42));
+	assert_true(relay_once(b, a, 0x43));
+	w_run(&W, 50 * US_PER_MS, US_PER_MS);
+	assert_int_equal(count_events(b, RV_EV_RESUMED), 0);
+	assert_int_equal(msgs_seen, 1);
+	assert_string_equal(last_msg, "late");
+	assert_true(rv_client_peer_messages_acked(&a->c));
+	/* peers not using the relay (direct path) stay in the resumed room; keepalives hold it */
+	w_run(&W, 60 * US_PER_S, 100 * US_PER_MS);
+	assert_int_equal(a->c.resumes, 1);
+	assert_int_equal(b->c.resumes, 1);
+	assert_true(relay_once(a, b, 0x44));
+	assert_int_equal(count_events(a, RV_EV_RESUMING), 0);
+}
+
+/* A member's keepalive finds out too (nothing relayed), and ERROR "shutting down" resumes. */
+static void
+keepalive_or_shutdown_resumes(void **state)
+{
+	struct node *a, *b;
+
+	pair(&a, &b);
+	drain(a);
+	drain(b);
+	rv_client_allow_resume(&a->c);
+	rv_client_allow_resume(&b->c);
+	server_shutdown(&W.s, W.now);
+	{
+		uint8_t q[RV_MAX_PACKET];
+		struct netaddr to;
+		unsigned pi;
+		size_t m;
+
+		while ((m = server_output(&W.s, W.now, q, sizeof q, &to, &pi)) > 0)
+			w_to_client(&W, &to, pi, q, m);
+	}
+	assert_true(server_shutdown_done(&W.s));
+	w_run(&W, 10 * US_PER_MS, US_PER_MS);	/* JOIN refused while stopping: retried */
+	assert_true(a->c.resuming && b->c.resuming);
+	restart_server();
+	w_run(&W, 5 * US_PER_S, 10 * US_PER_MS);
+	assert_int_equal(count_events(a, RV_EV_RESUMED), 1);
+	assert_int_equal(count_events(b, RV_EV_RESUMED), 1);
+	assert_true(relay_once(a, b, 0x41));
+	assert_true(relay_once(b, a, 0x42));
+	/* without the resume permission the same loss is the end (before key confirmation) */
+	restart_server();
+	a->c.resumable = false;
+	w_run(&W, 25 * US_PER_S, 100 * US_PER_MS);	/* a keepalive meets NO_ROOM */
+	{
+		struct rv_event ev;
+
+		assert_true(w_event(a, RV_EV_ERROR, &ev));
+		assert_int_equal(ev.error, RV_ERR_NO_ROOM);
+	}
+	assert_int_equal(count_events(b, RV_EV_RESUMED), 1);
+}
+
+/* When the relay goes quiet, a KEEPALIVE asks the server: a restart is found within a second
+ * even by a peer that only receives (and sends nothing to be answered with NO_ROOM). */
+static void
+quiet_relay_finds_restart(void **state)
+{
+	struct node *a, *b;
+	unsigned ka;
+
+	pair(&a, &b);
+	drain(a);
+	drain(b);
+	rv_client_allow_resume(&a->c);
+	rv_client_allow_resume(&b->c);
+	assert_true(relay_once(a, b, 0x41));
+	assert_true(relay_once(b, a, 0x42));
+	restart_server();
+	w_run(&W, 1500 * US_PER_MS, 10 * US_PER_MS);
+	assert_int_equal(a->c.resumes, 1);
+	assert_int_equal(b->c.resumes, 1);
+	assert_true(relay_once(a, b, 0x43));
+	assert_true(relay_once(b, a, 0x44));
+	/* a quiet relay (the peers went direct) costs a few probes, then the usual keepalives */
+	ka = a->sent[RV_KEEPALIVE];
+	w_run(&W, 100 * US_PER_S, 100 * US_PER_MS);
+	assert_true(a->sent[RV_KEEPALIVE] - ka >= 5);
+	assert_true(a->sent[RV_KEEPALIVE] - ka <= 5 + 6);
+	assert_int_equal(a->c.resumes, 1);
+}
+
+/* Peers on a direct path never use the relay: their resumed room is kept unverified. */
+static void
+direct_peers_keep_resumed_room(void **state)
+{
+	struct node *a, *b;
+
+	pair(&a, &b);
+	drain(a);
+	drain(b);
+	rv_client_allow_resume(&a->c);
+	rv_client_allow_resume(&b->c);
+	restart_server();
+	w_run(&W, 25 * US_PER_S, 100 * US_PER_MS);	/* the keepalives meet NO_ROOM */
+	assert_int_equal(a->c.resumes, 1);
+	assert_int_equal(b->c.resumes, 1);
+	assert_true(a->c.resume_unverified);
+	w_run(&W, 60 * US_PER_S, 100 * US_PER_MS);
+	assert_int_equal(a->c.resumes, 1);
+	assert_int_equal(b->c.resumes, 1);
+	assert_int_equal(W.s.table.nrooms, 1);
+	assert_int_equal(a->c.auth.room_id, b->c.auth.room_id);
+}
+
+/*
+ * A stranger takes the nameplate while the server is down: one peer lands in its room, the
+ * other is refused (room full). The peers keep retrying; the one with the stranger sees
+ * nothing authenticated over the relay, leaves, and the two meet again.
+ */
+static void
+stranger_in_resumed_room(void **state)
+{
+	struct node *a, *b, *x;
+	uint32_t np;
+	bool met = false;
+
+	pair(&a, &b);
+	np = a->c.nameplate;
+	drain(a);
+	drain(b);
+	rv_client_allow_resume(&a->c);
+	rv_client_allow_resume(&b->c);
+	restart_server();
+	x = w_node(&W, 2, np, false);		/* the stranger is first */
+	w_run(&W, 50 * US_PER_MS, US_PER_MS);
+	assert_int_equal(W.s.table.nrooms, 1);
+	(void)relay_once(a, b, 0x41);
+	w_run(&W, 50 * US_PER_MS, US_PER_MS);
+	(void)relay_once(b, a, 0x42);
+	w_run(&W, 50 * US_PER_MS, US_PER_MS);
+	assert_true(a->c.state == RV_ST_IN_ROOM);	/* with the stranger */
+	assert_true(b->c.state == RV_ST_JOINING);	/* refused: room full, retrying */
+	/* both keep sending (their streams retransmit); only authenticated packets count */
+	for (int t = 0; t < 200 && !met; t++) {
+		bool ab, ba;
+
+		W.now += 50 * US_PER_MS;
+		w_pump(&W);
+		ab = relay_once(a, b, 0x43);
+		ba = relay_once(b, a, 0x44);
+		met = ab && ba;
+	}
+	assert_true(met);			/* within 10 s, well inside the idle timeout */
+	assert_true(a->c.resumes >= 2);
+	assert_int_equal(a->c.auth.room_id, b->c.auth.room_id);
+	drain(a);
+	drain(b);
+	(void)x;
+	/* once verified the room is kept */
+	w_run(&W, 30 * US_PER_S, 100 * US_PER_MS);
+	assert_true(relay_once(a, b, 0x45));
+	drain(a);
+}
+
 int
 main(void)
 {
@@ -503,6 +757,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(waiting_room_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_reaches_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(forged_server_messages_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(server_restart_resumes_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(keepalive_or_shutdown_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(quiet_relay_finds_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(direct_peers_keep_resumed_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(stranger_in_resumed_room, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("rv_client", tests, NULL, NULL);
