@@ -68,7 +68,7 @@ TOOL_BIN  := $(TOOL_SRC:%.c=$(BUILD)/%)
 FUZZ_BIN  := $(FUZZ_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all check test-bin asan install uninstall demo clean fuzz fuzz-build bench bench-sim \
-	lint-man lint tools
+	lint-man lint tools torture
 
 all: $(BIN)
 
@@ -119,6 +119,11 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
+
+# Nightly-size simulator torture (make check runs 1000 seeds): TORTURE_SEEDS=FIRST:COUNT.
+TORTURE_SEEDS ?= 1:10000
+torture: $(BUILD)/tests/unit/test_stream_torture
+	TORTURE_SEEDS=$(TORTURE_SEEDS) $<
 
 bench-sim: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done

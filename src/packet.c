@@ -80,6 +80,15 @@ pkt_free(struct pkt_ctx *c)
 		sodium_memzero(c, sizeof *c);
 }
 
+void
+pkt_on_acked(struct pkt_ctx *c, uint64_t largest_acked)
+{
+	c->ack_gate = true;
+	if (!c->peer_acked_any || largest_acked > c->peer_acked_pn)
+		c->peer_acked_pn = largest_acked;
+	c->peer_acked_any = true;
+}
+
 size_t
 pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len)
 {
@@ -90,11 +99,15 @@ pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len)
 		c->tx_exhausted = true;
 		return 0;
 	}
-	if (c->tx_epoch_packets >= c->rekey_packets || now >= c->tx_epoch_start + c->rekey_us) {
+	if (!c->tx_any)
+		c->tx_epoch_first_pn = pn;
+	if ((c->tx_epoch_packets >= c->rekey_packets || now >= c->tx_epoch_start + c->rekey_us) &&
+	    (!c->ack_gate || (c->peer_acked_any && c->peer_acked_pn >= c->tx_epoch_first_pn))) {
 		c->tx_epoch++;
 		key_next(&c->tx, &c->tx, c->cipher, c->tx_epoch);
 		c->tx_epoch_packets = 0;
 		c->tx_epoch_start = now;
+		c->tx_epoch_first_pn = pn;
 	}
 	wr_init(&w, buf, PKT_HDR_LEN);
 	wr_u8(&w, (uint8_t)(PKT_KIND_DATA | (c->tx_epoch & PKT_KIND_PHASE_BIT)));

@@ -87,6 +87,8 @@ struct pkt_ctx {
 	uint64_t tx_epoch_packets;	/* sealed under the current tx key */
 	uint64_t tx_epoch_start;	/* `now` when the current tx key was taken into use */
 	uint64_t tx_last_pn;
+	uint64_t tx_epoch_first_pn;	/* first packet sealed under the current tx key */
+	uint64_t peer_acked_pn;		/* largest packet number the peer acknowledged */
 	uint64_t rx_epoch;		/* epoch of rx[1] */
 	uint64_t rx_prev_until;		/* rx[0] usable before this time */
 	uint64_t rx_epoch_first_pn;	/* packet that moved us into rx_epoch */
@@ -101,6 +103,8 @@ struct pkt_ctx {
 	bool tx_exhausted;		/* refuses to seal from now on */
 	bool rx_exhausted;		/* refuses to open from now on (forgery limit) */
 	bool locked;			/* sodium_mlock succeeded */
+	bool ack_gate;			/* pkt_on_acked was called: rekeys wait for an ack */
+	bool peer_acked_any;
 };
 
 /* True when this machine can run AES-256-GCM in hardware (offered in the handshake). */
@@ -112,6 +116,15 @@ int pkt_init_raw(struct pkt_ctx *c, enum pkt_cipher cipher, const uint8_t tx_key
     const uint8_t rx_key[PKT_KEY_LEN], uint32_t tx_cid, uint32_t rx_cid, uint64_t now);
 /* Wipes every key. */
 void pkt_free(struct pkt_ctx *c);
+
+/*
+ * Tells the sender the largest packet number the peer has acknowledged (the stream's ACKs).
+ * From the first call on, a new key phase starts only once a packet of the current one was
+ * acknowledged (RFC 9001 6.1): otherwise a phase whose packets were all lost (a path dying with
+ * them in flight) leaves the receiver two phases behind, with the same phase bit, unable to open
+ * anything again. Found by the simulator torture with short rekey intervals.
+ */
+void pkt_on_acked(struct pkt_ctx *c, uint64_t largest_acked);
 
 /* buf: PKT_HDR_LEN bytes of room, then len payload bytes; capacity >= len + PKT_OVERHEAD.
  * Writes the header, encrypts in place, appends the tag; returns the datagram length,

@@ -95,7 +95,7 @@ void
 path_on_datagram(struct peer *p, uint64_t now, unsigned sock, const struct netaddr *from,
     uint8_t *buf, size_t len, bool relayed)
 {
-	uint64_t pn;
+	uint64_t pn, acked;
 	ssize_t n;
 
 	(void)sock;
@@ -118,6 +118,9 @@ path_on_datagram(struct peer *p, uint64_t now, unsigned sock, const struct netad
 	if (relayed)
 		rv_client_relay_verified(&p->rv, now);	/* the room holds our peer */
 	(void)stream_on_packet(p->st, now, pn, buf + PKT_HDR_LEN, (size_t)n);
+	/* our next key phase waits for an ack of the current one (RFC 9001 6.1) */
+	if ((acked = stream_largest_acked(p->st)) > 0)
+		pkt_on_acked(&p->pkt, acked - 1);
 }
 
 /* Seals the stream's next packet at buf (header room in front); returns the datagram

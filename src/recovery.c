@@ -81,15 +81,59 @@ advance_base(struct recovery *rec, uint64_t now, bool force)
 		rec->first_outstanding = rec->base;
 }
 
+static void declare_lost(struct recovery *rec, uint64_t pn, struct sent_pkt *sp);
+
+static uint64_t
+room_limit(const struct recovery *rec, bool ack_eliciting)
+{
+	uint64_t size = rec->mask + 1;
+
+	return ack_eliciting ? size - size / 4 : size;
+}
+
 bool
 recovery_has_room(struct recovery *rec, uint64_t now, bool ack_eliciting)
 {
-	uint64_t size = rec->mask + 1, limit = ack_eliciting ? size - size / 4 : size;
+	uint64_t limit = room_limit(rec, ack_eliciting);
 
 	if (rec->next_pn - rec->base < limit)
 		return true;
 	advance_base(rec, now, true);
+	/*
+	 * Still full: the oldest packet in flight pins the ring (everything after it is settled
+	 * or ACK-only). Once it is overdue by a PTO, give up tracking it: declare it lost (its
+	 * content goes again) so the ring moves. Otherwise a side that only acknowledges, whose
+	 * one eliciting packet was lost, could never send another (found by the simulator
+	 * torture: a livelock with the timer always due).
+	 */
+	while (rec->next_pn - rec->base >= limit && rec->base < rec->next_pn) {
+		struct sent_pkt *sp = slot(rec, rec->base);
+
+		if (sp->state != SP_OUTSTANDING || now < sp->time + recovery_pto(rec))
+			break;
+		declare_lost(rec, rec->base, sp);
+		advance_base(rec, now, true);
+	}
 	return rec->next_pn - rec->base < limit;
+}
+
+bool
+recovery_room(const struct recovery *rec, bool ack_eliciting)
+{
+	/* what recovery_has_room's forced advance reaches: nothing below first_outstanding is
+	 * in flight */
+	return rec->next_pn - max_u64(rec->base, rec->first_outstanding) <
+	    room_limit(rec, ack_eliciting);
+}
+
+uint64_t
+recovery_room_deadline(const struct recovery *rec)
+{
+	uint64_t pn = max_u64(rec->base, rec->first_outstanding);
+
+	if (pn >= rec->next_pn || slot(rec, pn)->state != SP_OUTSTANDING)
+		return UINT64_MAX;
+	return slot(rec, pn)->time + recovery_pto(rec);
 }
 
 void
@@ -288,6 +332,7 @@ recovery_on_ack(struct recovery *rec, uint64_t now, const struct frame_ack *ack)
 	struct ack_iter it;
 	struct ack_state st;
 	uint64_t lo, hi;
+	bool untracked_acked = false;
 
 	if (ack->largest >= rec->next_pn)
 		return -1;
@@ -322,6 +367,7 @@ recovery_on_ack(struct recovery *rec, uint64_t now, const struct frame_ack *ack)
 				break;
 			case SP_UNTRACKED:
 				sp->state = SP_ACKED;
+				untracked_acked = true;
 				rec->cb.acked(rec->cb.ctx, pn, sp, false);
 				break;
 			case SP_LOST:
@@ -335,6 +381,15 @@ recovery_on_ack(struct recovery *rec, uint64_t now, const struct frame_ack *ack)
 		}
 	}
 	if (!st.newly_acked) {
+		/*
+		 * Only ACK-only packets newly acknowledged: they still move largest_acked past
+		 * older packets in flight, which must be declared lost now (RFC 9002 counts them
+		 * as newly acknowledged too). Else a packet in flight below a run of ACK-only
+		 * packets pins the ring until it fills, and a side that only acknowledges can then
+		 * send nothing eliciting, forever (found by the simulator torture).
+		 */
+		if (untracked_acked)
+			detect_lost(rec, now);
 		advance_base(rec, now, false);
 		return 0;
 	}

@@ -94,6 +94,11 @@ void recovery_free(struct recovery *rec);
 
 /* Room in the ring for one more packet (ack-eliciting ones leave a quarter for ACK-only). */
 bool recovery_has_room(struct recovery *rec, uint64_t now, bool ack_eliciting);
+/* Whether recovery_has_room() would say yes now, without changing anything (for deadlines). */
+bool recovery_room(const struct recovery *rec, bool ack_eliciting);
+/* When the ring, full, makes room by itself (the oldest packet in flight becomes overdue by a
+ * PTO and is declared lost); UINT64_MAX when nothing is in flight. */
+uint64_t recovery_room_deadline(const struct recovery *rec);
 /* Records the packet about to be sent with number rec->next_pn (then increments it).
  * sp: size, flags, stream range, ack_largest; the rest is filled here. */
 void recovery_on_sent(struct recovery *rec, uint64_t now, const struct sent_pkt *sp,

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <sodium.h>
+
 #include "wire.h"
 
 static void
@@ -119,17 +121,18 @@ rv_encode(const struct rv_msg *m, uint8_t *out, size_t cap)
 	return wr_ok(&w) ? wr_len(&w) : 0;
 }
 
-/* All remaining bytes are zero (padding must be zeros, so it can carry nothing). */
+/*
+ * All remaining bytes are zero (padding must be zeros, so it can carry nothing). libsodium's
+ * check is word-wide and outside the fuzzers' instrumentation (a byte loop here was a quarter of
+ * fuzz_rv_client's time).
+ */
 static bool
 rd_zeros(struct rd *r)
 {
 	size_t n = rd_left(r);
 	const uint8_t *q = rd_bytes(r, n);
-	uint8_t acc = 0;
 
-	for (size_t i = 0; q != NULL && i < n; i++)
-		acc |= q[i];
-	return q != NULL && acc == 0;
+	return q != NULL && (n == 0 || sodium_is_zero(q, n) == 1);
 }
 
 bool

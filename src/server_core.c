@@ -20,6 +20,7 @@ server_cfg_defaults(struct server_cfg *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->max_rooms = 100000;
+	cfg->nameplate_max = RV_NAMEPLATE_MAX;
 	cfg->ip_rate_per_min = 30;
 	cfg->ip_burst = 10;
 	cfg->room_expiry_s = 600;
@@ -45,7 +46,7 @@ server_init(struct server *s, const struct server_cfg *cfg, uint64_t now)
 	    cfg->ip_rate_per_min <= 0 || cfg->ip_burst < 1 || cfg->relay_burst < cfg->max_packet)
 		return -1;
 	s->cfg = *cfg;
-	if (srv_table_init(&s->table, cfg->max_rooms) != 0)
+	if (srv_table_init(&s->table, cfg->max_rooms, cfg->nameplate_max) != 0)
 		return -1;
 	/* per-IP buckets: twice the rooms, 1024 to 65536 entries */
 	while (ip_log2 < 16 && (1u << ip_log2) < 2 * cfg->max_rooms)
@@ -305,6 +306,11 @@ handle_join(struct server *s, uint64_t now, const struct rv_msg *m, const struct
 		memcpy(s->recent[i].nonce, m->nonce, RV_NONCE_LEN);
 		s->recent[i].room_id = r->id;
 		return reply_joined(s, r, 0, out);
+	}
+	if (m->nameplate > s->table.np_max) {
+		/* only with a nameplate table smaller than the wire's range (tests, fuzzers) */
+		s->ctr.unknown_nameplate++;
+		return reply_error(s, m->nonce, RV_E_BAD_NAMEPLATE, len, true, out);
 	}
 	if (srv_np_burned(&s->table, m->nameplate, now_s)) {
 		s->ctr.burned_refused++;

@@ -31,6 +31,7 @@
 
 struct server_cfg {
 	uint32_t max_rooms;		/* --max-rooms 100000 */
+	uint32_t nameplate_max;		/* RV_NAMEPLATE_MAX; smaller in tests and fuzzers */
 	double ip_rate_per_min;		/* --ip-rate 30 (JOINs per minute per source IP) */
 	double ip_burst;		/* --ip-burst 10 */
 	uint32_t room_expiry_s;		/* --room-expiry 600: unclaimed room lifetime */

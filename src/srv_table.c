@@ -5,27 +5,26 @@
 
 #include <sodium.h>
 
-#define FIFO_CAP (RV_NAMEPLATE_MAX + 1)
-
 int
-srv_table_init(struct srv_table *t, uint32_t max_rooms)
+srv_table_init(struct srv_table *t, uint32_t max_rooms, uint32_t np_max)
 {
 	memset(t, 0, sizeof *t);
-	if (max_rooms == 0 || max_rooms > SRV_MAX_ROOMS)
+	if (max_rooms == 0 || max_rooms > SRV_MAX_ROOMS || np_max == 0 || np_max > RV_NAMEPLATE_MAX)
 		return -1;
 	t->max_rooms = max_rooms;
+	t->np_max = np_max;
 	/* calloc'd: pages never touched stay out of the resident set */
 	t->rooms = calloc(max_rooms, sizeof *t->rooms);
 	t->free_slots = calloc(max_rooms, sizeof *t->free_slots);
 	t->gen = calloc(max_rooms, sizeof *t->gen);
-	t->np = calloc(RV_NAMEPLATE_MAX + 1, sizeof *t->np);
+	t->np = calloc((size_t)np_max + 1, sizeof *t->np);
 	/*
 	 * Released nameplates waiting or free: a few times the rooms. Should a FIFO fill up, a
 	 * nameplate skips its cooldown; should the heap, it is not allocated again (users may
 	 * still pick it by number).
 	 */
-	t->heap_cap = (size_t)max_rooms * 4 + 1024 < FIFO_CAP ? (size_t)max_rooms * 4 + 1024 :
-	    FIFO_CAP;
+	t->heap_cap = (size_t)max_rooms * 4 + 1024 < (size_t)np_max + 1 ?
+	    (size_t)max_rooms * 4 + 1024 : (size_t)np_max + 1;
 	t->heap = calloc(t->heap_cap, sizeof *t->heap);
 	t->cooling.cap = t->burning.cap = t->heap_cap;
 	t->cooling.v = calloc(t->heap_cap, sizeof *t->cooling.v);
@@ -70,7 +69,7 @@ srv_room_by_id(struct srv_table *t, uint32_t id)
 struct srv_room *
 srv_room_by_nameplate(struct srv_table *t, uint32_t nameplate)
 {
-	if (nameplate == 0 || nameplate > RV_NAMEPLATE_MAX || t->np[nameplate].slot1 == 0)
+	if (nameplate == 0 || nameplate > t->np_max || t->np[nameplate].slot1 == 0)
 		return NULL;
 	return &t->rooms[t->np[nameplate].slot1 - 1];
 }
@@ -78,7 +77,7 @@ srv_room_by_nameplate(struct srv_table *t, uint32_t nameplate)
 bool
 srv_np_burned(const struct srv_table *t, uint32_t nameplate, uint32_t now_s)
 {
-	return nameplate <= RV_NAMEPLATE_MAX && t->np[nameplate].burned &&
+	return nameplate <= t->np_max && t->np[nameplate].burned &&
 	    t->np[nameplate].until_s > now_s;
 }
 
@@ -140,9 +139,9 @@ srv_np_pick(struct srv_table *t, uint32_t now_s)
 			return v;
 		heap_pop(t);
 	}
-	while (t->next_fresh <= RV_NAMEPLATE_MAX && !np_free_at(t, t->next_fresh, now_s))
+	while (t->next_fresh <= t->np_max && !np_free_at(t, t->next_fresh, now_s))
 		t->next_fresh++;	/* taken or blocked: it comes back through a FIFO */
-	return t->next_fresh <= RV_NAMEPLATE_MAX ? t->next_fresh : 0;
+	return t->next_fresh <= t->np_max ? t->next_fresh : 0;
 }
 
 /* ---- lists ---- */
@@ -190,7 +189,7 @@ srv_room_create(struct srv_table *t, uint32_t nameplate, uint64_t now)
 	struct srv_room *r;
 	uint32_t slot;
 
-	if (t->nfree == 0 || nameplate == 0 || nameplate > RV_NAMEPLATE_MAX ||
+	if (t->nfree == 0 || nameplate == 0 || nameplate > t->np_max ||
 	    t->np[nameplate].slot1 != 0)
 		return NULL;
 	slot = t->free_slots[--t->nfree];

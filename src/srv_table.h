@@ -7,7 +7,8 @@
  * waiting (one member, ordered by creation) or active (two members, ordered by last activity),
  * so expiry only ever looks at list heads.
  *
- * Nameplates 1..RV_NAMEPLATE_MAX: allocation hands out the smallest free one. A released
+ * Nameplates 1..np_max (RV_NAMEPLATE_MAX in the server; tests and fuzzers use a small table so
+ * that building a server costs microseconds, not an 8 MB calloc): allocation hands out the smallest free one. A released
  * nameplate is blocked for a cooldown (or longer when burned after a failed PAKE) before it can be
  * allocated again: blocked nameplates wait on a FIFO per duration, then go to a min-heap of free
  * ones below `next_fresh` (the smallest never-allocated candidate).
@@ -75,14 +76,16 @@ struct srv_table {
 	uint32_t nfree;
 	uint16_t *gen;			/* generation per slot */
 	uint32_t waiting_head, waiting_tail, active_head, active_tail;
-	struct srv_np *np;		/* [RV_NAMEPLATE_MAX + 1] */
+	uint32_t np_max;		/* highest nameplate served */
+	struct srv_np *np;		/* [np_max + 1] */
 	uint32_t next_fresh;
 	uint32_t *heap;			/* min-heap of free nameplates below next_fresh */
 	size_t heap_len, heap_cap;
 	struct np_fifo cooling, burning;
 };
 
-int srv_table_init(struct srv_table *t, uint32_t max_rooms);
+/* max_rooms slots, nameplates 1..np_max (1..RV_NAMEPLATE_MAX); -1 on bad sizes or no memory. */
+int srv_table_init(struct srv_table *t, uint32_t max_rooms, uint32_t np_max);
 void srv_table_free(struct srv_table *t);
 
 /* The room with this id, or NULL. */

@@ -811,19 +811,23 @@ uint64_t
 stream_deadline(const struct stream *s)
 {
 	uint64_t t = UINT64_MAX;
+	/* With the sent-packet ring full, "send now" would be a busy loop: wait for room. */
+	bool room = recovery_room(&s->rec, false), room_el = recovery_room(&s->rec, true);
 
-	if (s->close_pending)
+	if (s->close_pending && room)
 		return 0;
 	if (s->state != STREAM_OPEN)
-		return UINT64_MAX;
-	if (s->ack_pending && s->ack_now)
+		return s->close_pending ? recovery_room_deadline(&s->rec) : UINT64_MAX;
+	if (s->ack_pending && s->ack_now && room)
 		return 0;
-	if (have_control(s) || s->rec.probes > 0)
+	if ((have_control(s) || s->rec.probes > 0) && room_el)
 		return 0;
 	if (!s->done_local && write_done(s) && read_eof(s))
 		return 0;
-	if (have_data(s) && cwnd_allows(s))
+	if (have_data(s) && cwnd_allows(s) && room_el)
 		t = pacer_next_time(&s->pacer, 0, dgram(s->max_payload));
+	if (!room_el)
+		t = recovery_room_deadline(&s->rec);
 	if (s->ack_pending)
 		t = min_u64(t, s->ack_deadline);
 	t = min_u64(t, recovery_deadline(&s->rec));
@@ -1061,6 +1065,18 @@ stream_path_changed(struct stream *s, uint64_t now)
 	pacer_grant(&s->pacer, s->rec.cc.cwnd);
 	/* The new path has a new RTT; do not count the time it took to notice. */
 	s->last_recv_time = now;
+	if (s->state == STREAM_OPEN && s->done_local) {
+		/*
+		 * Lingering: the linger was sized by the old path's RTT, but the peer's next
+		 * retransmission (of the FIN whose ACK it missed) comes on the new path's timers.
+		 * Linger as long as the new path needs and say CLOSE on it at once. (Found by the
+		 * simulator torture: the peer ended with "connection lost" after delivering all.)
+		 */
+		s->linger_until = max_u64(s->linger_until, now + min_u64(LINGER_PTOS *
+		    recovery_pto(&s->rec), s->cfg.idle_timeout_us / 2));
+		s->close_pending = true;
+		s->close_repeat_at = now + recovery_pto(&s->rec) / 2;
+	}
 }
 
 enum stream_path_state
@@ -1104,6 +1120,13 @@ stream_get_stats(const struct stream *s, struct stream_stats *st)
 	st->send_credit = s->peer_max_data;
 	st->recv_window = s->recv_window;
 	st->reorder_threshold = s->rec.reorder_threshold;
+	st->largest_acked = s->rec.any_acked ? s->rec.largest_acked + 1 : 0;
+}
+
+uint64_t
+stream_largest_acked(const struct stream *s)
+{
+	return s->rec.any_acked ? s->rec.largest_acked + 1 : 0;
 }
 
 const char *

@@ -112,6 +112,8 @@ struct stream_stats {
 	uint64_t send_credit;		/* the peer's MAX_DATA (highest offset we may send) */
 	uint64_t recv_window;		/* our current auto-tuned receive credit */
 	uint64_t reorder_threshold;	/* current packet reordering threshold */
+	uint64_t largest_acked;		/* largest packet number the peer acknowledged + 1
+					 * (0 = none yet): for pkt_on_acked() */
 };
 
 struct stream;
@@ -183,6 +185,9 @@ enum stream_path_state stream_path_state(const struct stream *s);
 void stream_set_max_payload(struct stream *s, size_t max_payload);
 
 void stream_get_stats(const struct stream *s, struct stream_stats *st);
+/* The largest packet number the peer acknowledged + 1 (0 = none yet), for pkt_on_acked():
+ * after each packet, if (x = stream_largest_acked(s)) pkt_on_acked(ctx, x - 1). */
+uint64_t stream_largest_acked(const struct stream *s);
 /* Short name of the congestion controller ("bbr", "cubic", "newreno"). */
 const char *stream_cc_name(enum stream_cc cc);
 

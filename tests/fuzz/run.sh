@@ -15,10 +15,14 @@ for t in "$build"/tests/fuzz/fuzz_*; do
 	mkdir -p "$corpus"
 	cp -r tests/fuzz/corpus/"${name#fuzz_}"/. "$corpus"/ 2>/dev/null || true
 	echo "fuzz: $name for ${secs}s"
-	if ! "$t" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$work/$name-" \
-		"$corpus" >"$work/$name.log" 2>&1; then
+	if ! "$t" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$work/$name-" "$corpus" >"$work/$name.log" 2>&1; then
 		echo "fuzz: $name FAILED; log and reproducer in $work" >&2
 		tail -40 "$work/$name.log" >&2
+		# the reproducer in the log too (CI keeps no files): base64 -d > f; $t f
+		for a in "$work/$name"-*; do
+			[ -f "$a" ] && echo "fuzz: reproducer $(basename "$a"): $(base64 -w0 "$a")" >&2
+		done
 		status=1
 		continue
 	fi

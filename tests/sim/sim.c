@@ -248,6 +248,8 @@ sim_init(struct sim *sim, const struct sim_config *cfg)
 		if (pkt_init_raw(&n->pkt, PKT_CHACHA20POLY1305, i == 0 ? k0 : k1, i == 0 ? k1 : k0,
 		    i == 0 ? 0x1111 : 0x2222, i == 0 ? 0x2222 : 0x1111, 0) != 0)
 			return -1;
+		if (cfg->rekey_packets > 0)
+			n->pkt.rekey_packets = cfg->rekey_packets;
 		n->to_send = cfg->bytes[i];
 		n->pattern_out = cfg->seed * 31 + (uint64_t)i + 7;
 		n->read_chunk = cfg->read_chunk[i];
@@ -541,6 +543,65 @@ schedule_timer(struct sim *sim, int i)
 	}
 }
 
+static uint64_t
+pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* Records the first broken invariant of node i (see sim.h). */
+static void
+check_invariants(struct sim *sim, int i)
+{
+	const struct sim_node *n = &sim->node[i], *peer = &sim->node[1 - i];
+	const struct stream_config *c = &sim->cfg.stream[i];
+	size_t payload = c->max_payload < STREAM_PAYLOAD_MIN ? STREAM_PAYLOAD_MIN :
+	    c->max_payload > STREAM_PAYLOAD_MAX ? STREAM_PAYLOAD_MAX : c->max_payload;
+	uint64_t sbuf = pow2_ceil(c->send_buffer > 4 * payload ? c->send_buffer : 4 * payload);
+	uint64_t rmax = pow2_ceil(c->recv_window_max > 65536 ? c->recv_window_max : 65536);
+	uint64_t d = stream_deadline(n->s), idle = c->idle_timeout_us;
+	struct stream_stats st;
+	const char *what = NULL;
+
+	if (sim->violation[0] != '\0')
+		return;
+	stream_get_stats(n->s, &st);
+	if (n->mismatch_at != 0)
+		what = "a byte read out of order or twice";
+	else if (n->received > peer->written)
+		what = "read more bytes than the peer wrote";
+	else if (st.bytes_received < n->received || st.bytes_received > peer->written)
+		what = "in-order bytes received out of range";
+	else if (st.bytes_acked > st.bytes_sent || st.bytes_sent > n->written)
+		what = "acked > sent or sent > written";
+	else if (st.bytes_sent > st.send_credit)
+		what = "sent beyond the peer's flow credit";
+	else if (n->written - st.bytes_acked > sbuf)
+		what = "send buffer over its bound";
+	else if (st.bytes_received - n->received > rmax || st.recv_window > rmax)
+		what = "receive buffer over its bound";
+	else if (d != UINT64_MAX && d + SIM_TICK_US < sim->now &&
+	    ++sim->node[i].past_deadlines > SIM_MAX_PAST_DEADLINES)
+		what = "deadline stays in the past (the shell would spin)";
+	else if (d != UINT64_MAX && d > sim->now + (idle ? idle : STREAM_IDLE_TIMEOUT_US_DEFAULT) +
+	    SIM_TICK_US)
+		what = "deadline further than the idle timeout";
+	if (d == UINT64_MAX || d + SIM_TICK_US >= sim->now)
+		sim->node[i].past_deadlines = 0;
+	if (what != NULL)
+		snprintf(sim->violation, sizeof sim->violation, "node %d at %llu us (event %llu): "
+		    "%s (read %llu, peer wrote %llu, sent %llu, acked %llu, credit %llu, "
+		    "deadline %lld us from now)", i, (unsigned long long)sim->now,
+		    (unsigned long long)sim->events, what, (unsigned long long)n->received,
+		    (unsigned long long)peer->written, (unsigned long long)st.bytes_sent,
+		    (unsigned long long)st.bytes_acked, (unsigned long long)st.send_credit,
+		    d == UINT64_MAX ? -1LL : (long long)(d - sim->now));
+}
+
 static void
 service(struct sim *sim, int i)
 {
@@ -558,6 +619,8 @@ service(struct sim *sim, int i)
 	if (n->done_at == 0 && stream_state(n->s) != STREAM_OPEN)
 		n->done_at = sim->now;
 	schedule_timer(sim, i);
+	if (sim->cfg.check_invariants)
+		check_invariants(sim, i);
 }
 
 static void
@@ -585,6 +648,13 @@ arrive(struct sim *sim, const struct sim_event *ev)
 		stream_on_packet(n->s, sim->now, pn, buf + PKT_HDR_LEN, (size_t)len);
 		if (sim->cfg.measure_core)
 			core_add(n, t0);
+		if (sim->cfg.crypto) {
+			/* what the peer shell does: rekeys wait for an acknowledgment */
+			uint64_t acked = stream_largest_acked(n->s);
+
+			if (acked > 0)
+				pkt_on_acked(&n->pkt, acked - 1);
+		}
 	}
 	buf_put(sim, ev->buf);
 	service(sim, (int)ev->node);
@@ -594,12 +664,18 @@ static void
 path_switch(struct sim *sim)
 {
 	for (int i = 0; i < 2; i++) {
-		sim->link[i].cfg = sim->cfg.switch_link[i];
+		/* back and forth: odd switches to switch_link, even ones back to link */
+		sim->link[i].cfg = sim->switches % 2 == 0 ? sim->cfg.switch_link[i] :
+		    sim->cfg.link[i];
 		sim->link[i].busy_until_ns = 0;
 		sim->link[i].police_started = false;
 		sim->epoch[i]++;
 	}
 	sim->switched = true;
+	if (sim->cfg.switch_every_us > 0 && sim->switches < sim->cfg.switch_count)
+		push(sim, (struct sim_event){ .time = sim->now + sim->cfg.switch_every_us,
+		    .kind = EV_SWITCH });
+	sim->switches++;
 	for (int i = 0; i < 2; i++) {
 		stream_path_changed(sim->node[i].s, sim->now);
 		service(sim, i);
@@ -666,7 +742,7 @@ sim_run(struct sim *sim)
 		}
 	while (sim->heap_n > 0 && sim->heap[0].time <= sim->cfg.max_time_us) {
 		step(sim);
-		if (finished(sim))
+		if (finished(sim) || sim->violation[0] != '\0')
 			break;
 	}
 	return sim->now;
@@ -690,6 +766,10 @@ sim_run_until(struct sim *sim, uint64_t t)
 bool
 sim_ok(const struct sim *sim, char *why, size_t cap)
 {
+	if (sim->violation[0] != '\0') {
+		snprintf(why, cap, "%s", sim->violation);
+		return false;
+	}
 	for (int i = 0; i < 2; i++) {
 		const struct sim_node *n = &sim->node[i], *peer = &sim->node[1 - i];
 

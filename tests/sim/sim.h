@@ -64,6 +64,7 @@ struct sim_node {
 	uint64_t done_at;		/* virtual time the state left STREAM_OPEN */
 	uint64_t core_ns;		/* time in stream_* calls, in ticks: sim_core_seconds() */
 	uint64_t core_calls;
+	unsigned past_deadlines;	/* services in a row that left the deadline in the past */
 	bool shutdown;
 	bool abort_at_set;
 	uint64_t abort_at, abort_reason;
@@ -81,6 +82,11 @@ struct sim_config {
 	uint64_t read_chunk[2], read_interval_us[2];	/* slow readers */
 	uint64_t max_time_us;		/* give up at this virtual time */
 	bool measure_core;		/* time the core's calls (bench) */
+	/* Torture: */
+	uint64_t rekey_packets;		/* lower the packet layer's rekey interval (0 = default) */
+	uint64_t switch_every_us;	/* after the first switch, switch back and forth this often */
+	unsigned switch_count;		/* ... this many more times */
+	bool check_invariants;		/* check sim_invariants() after every event (see below) */
 };
 
 struct sim_event;
@@ -104,6 +110,8 @@ struct sim {
 
 	uint64_t events;
 	uint64_t ticks_start, ns_start, tick_overhead;
+	unsigned switches;		/* path switches done */
+	char violation[240];		/* first broken invariant ("" = none) */
 };
 
 void sim_config_default(struct sim_config *cfg);
@@ -115,7 +123,20 @@ void sim_free(struct sim *sim);
 uint64_t sim_run(struct sim *sim);
 /* Runs until virtual time t. */
 void sim_run_until(struct sim *sim, uint64_t t);
-/* True when both sides are STREAM_DONE, every byte arrived and matched. */
+/*
+ * With cfg.check_invariants, after every event of a node: no byte read out of order, twice or
+ * beyond what the peer wrote; the core's counters consistent (acked <= sent <= written, nothing
+ * sent beyond the peer's flow credit); the send buffer and the unread received bytes within
+ * their configured bounds; the timer deadline no further ahead than the idle timeout (plus a
+ * tick), and not left in the past by more than SIM_TICK_US: a past deadline means "call
+ * stream_on_timeout now" (an ACK can make the probe timer overdue, RFC 9002 6.2.1), which must
+ * then move it, so it may stay in the past for at most SIM_MAX_PAST_DEADLINES services in a row
+ * (else the shell would spin). The first violation stops the run and is reported by sim_ok().
+ */
+#define SIM_TICK_US 1000
+#define SIM_MAX_PAST_DEADLINES 3
+/* True when both sides are STREAM_DONE, every byte arrived and matched (and, with
+ * check_invariants, no invariant broke). */
 bool sim_ok(const struct sim *sim, char *why, size_t cap);
 /* The p-th percentile (0..1) of a link's queueing delay, microseconds. */
 uint64_t sim_qdelay_percentile(const struct sim_link *l, double p);

@@ -350,6 +350,47 @@ old_key_expires(void **state)
 	pair_free(&p);
 }
 
+/*
+ * Regression (found by the simulator torture): a key phase whose packets are all lost. Without
+ * the acknowledgment gate the sender moves on to the phase after it, with the receiver's phase
+ * bit but not its key, and nothing opens again. With pkt_on_acked the sender waits for an ack
+ * of the current phase before the next change (RFC 9001 6.1), so the receiver always follows.
+ */
+static void
+rekey_waits_for_ack(void **state)
+{
+	struct pair p;
+	uint8_t buf[CAP];
+	size_t n;
+	uint64_t pn = 0;
+
+	pair_init(&p, PKT_CHACHA20POLY1305);
+	p.a.rekey_packets = 4;
+	pkt_on_acked(&p.a, 0);
+	for (; pn < 4; pn++) {			/* epoch 0: delivered and acknowledged */
+		n = seal(&p.a, 0, pn, buf, 8);
+		expect_open(&p.b, 0, buf, n, pn);
+	}
+	pkt_on_acked(&p.a, 3);
+	for (; pn < 12; pn++) {			/* epoch 1 begins at 4; all of it is lost */
+		n = seal(&p.a, 0, pn, buf, 8);
+		assert_int_equal(buf[0], PKT_KIND_DATA | 1);	/* no ack from epoch 1: no epoch 2 */
+	}
+	assert_true(p.a.tx_epoch == 1);
+	n = seal(&p.a, 0, pn, buf, 8);		/* the receiver still follows */
+	expect_open(&p.b, 0, buf, n, pn);
+	assert_true(p.b.rx_epoch == 1);
+	pkt_on_acked(&p.a, pn);
+	pkt_on_acked(&p.a, 2);			/* an older ack changes nothing */
+	assert_true(p.a.peer_acked_pn == pn);
+	n = seal(&p.a, 0, ++pn, buf, 8);	/* acknowledged: epoch 2 */
+	assert_int_equal(buf[0], PKT_KIND_DATA);
+	assert_true(p.a.tx_epoch == 2);
+	expect_open(&p.b, 0, buf, n, pn);
+	assert_true(p.b.rx_epoch == 2);
+	pair_free(&p);
+}
+
 /* Rekeying by time: the phase flips after PKT_REKEY_US and the receiver follows. */
 static void
 epoch_change_by_time(void **state)
@@ -463,6 +504,7 @@ main(void)
 		cmocka_unit_test_prestate(epoch_change_with_reordering, &aes),
 		cmocka_unit_test(old_key_expires),
 		cmocka_unit_test(epoch_change_by_time),
+		cmocka_unit_test(rekey_waits_for_ack),
 		cmocka_unit_test(forged_phase_does_not_advance),
 		cmocka_unit_test(counter_limit),
 		cmocka_unit_test(free_wipes_keys),

@@ -672,6 +672,54 @@ amplification_bound_everywhere(void **state)
 	assert_true(S.table.nrooms <= 1);
 }
 
+/*
+ * A small nameplate table (what the fuzzers use, so building a server is cheap) serves exactly
+ * 1..nameplate_max: allocation stops there, a larger picked nameplate is refused, not indexed.
+ */
+static void
+small_nameplate_table(void **state)
+{
+	struct rep r;
+
+	CFG.nameplate_max = 3;
+	CFG.cooldown_s = 0;
+	start();
+	assert_int_equal(S.table.np_max, 3);
+	for (uint8_t i = 1; i <= 3; i++) {
+		struct netaddr a = addr(i, 1111);
+
+		r = join(&a, RV_JOIN_ALLOCATE, 0, i);
+		assert_int_equal(r.m.type, RV_JOINED);
+		assert_int_equal(r.m.nameplate, i);
+	}
+	{
+		struct netaddr a = addr(9, 1111);
+
+		r = join(&a, RV_JOIN_ALLOCATE, 0, 9);
+		assert_int_equal(r.m.type, RV_ERROR);
+		assert_int_equal(r.m.code, RV_E_SERVER_FULL);
+	}
+	{
+		struct netaddr a = addr(10, 1111);
+
+		r = join(&a, 0, 4, 10);
+		assert_int_equal(r.m.type, RV_ERROR);
+		assert_int_equal(r.m.code, RV_E_BAD_NAMEPLATE);
+		r = join(&a, RV_JOIN_CLAIM_ONLY, RV_NAMEPLATE_MAX, 11);
+		assert_int_equal(r.m.type, RV_ERROR);
+		assert_int_equal(r.m.code, RV_E_BAD_NAMEPLATE);
+	}
+	assert_int_equal(S.table.nrooms, 3);
+	server_free(&S);
+	/* out of range sizes are refused */
+	CFG.nameplate_max = 0;
+	assert_int_equal(server_init(&S, &CFG, NOW), -1);
+	CFG.nameplate_max = RV_NAMEPLATE_MAX + 1;
+	assert_int_equal(server_init(&S, &CFG, NOW), -1);
+	CFG.nameplate_max = RV_NAMEPLATE_MAX;
+	start();
+}
+
 static void
 memory_per_waiting_room(void **state)
 {
@@ -714,6 +762,7 @@ main(void)
 		T(global_relay_limit_and_no_relay),
 		T(shutdown_refuses_and_notifies),
 		T(amplification_bound_everywhere),
+		T(small_nameplate_table),
 		cmocka_unit_test(memory_per_waiting_room),
 		T(counters_line),
 	};

@@ -4,6 +4,8 @@
  * scenario (loss 0-30 % random or bursty, RTT 1-300 ms, rate 1-1000 Mbit/s, queue, jitter,
  * reordering, duplication, corruption, asymmetric links, path switch, packet size, congestion
  * controller, transfer sizes including zero); a failure prints the seed and the scenario.
+ * The simulator checks its invariants (sim.h) after every event. tests/unit/test_stream_torture.c
+ * is the hostile counterpart: small transfers, everything at once, rekeys, many path switches.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,6 +146,7 @@ run_seed(uint64_t seed)
 	bool ok;
 
 	scenario(seed, &cfg, desc, sizeof desc);
+	cfg.check_invariants = true;
 	assert_int_equal(sim_init(&sim, &cfg), 0);
 	sim_run(&sim);
 	ok = sim_ok(&sim, why, sizeof why);
