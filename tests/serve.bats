@@ -124,11 +124,11 @@ stop_server() {
 
 @test "serve: a third member is refused with exit 4" {
 	start_server
-	"$RV" -n 31 -e 1 -H 3 -t 10 "127.0.0.1:$PORT" >"$TMP/a" &
+	"$RV" -n 31 -e 1 -H 60 -t 60 "127.0.0.1:$PORT" >"$TMP/a" &
 	apid=$!
-	"$RV" -n 31 -m x -H 3 -t 10 "127.0.0.1:$PORT" >"$TMP/b" &
+	"$RV" -n 31 -m x -H 60 -t 60 "127.0.0.1:$PORT" >"$TMP/b" &
 	bpid=$!
-	wait_for 5 grep -q '^joined' "$TMP/b"
+	wait_for 20 grep -q '^joined' "$TMP/b"
 	run "$RV" -n 31 -t 5 "127.0.0.1:$PORT"
 	[ "$status" -eq 4 ]
 	[[ "$output" == *"already taken by two peers"* ]]
