@@ -24,18 +24,13 @@
 #include "log.h"
 #include "peer_int.h"
 #include "rv_wire.h"
+#include "udpseg.h"
 
 /* Receive batches per readiness event before the pump runs (fairness with stdin/stdout). */
 #define RX_ROUNDS 8
 /* A GSO send carries at most this many bytes (the UDP length limit, with room to spare). */
 #define GSO_MAX_BYTES 65000
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 /* The kernel refused UDP_SEGMENT once (old kernel, or a device without it): no more tries. */
 static bool gso_off;
@@ -231,7 +226,7 @@ psock_flush(struct peer *p)
 	struct mmsghdr m[PEER_BATCH];
 	struct iovec iov[PEER_BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		char buf[UDPSEG_CTL_LEN];
 		struct cmsghdr align;
 	} ctl[PEER_BATCH];
 	unsigned first[PEER_BATCH + 1];	/* message k carries datagrams first[k] .. first[k+1] */
@@ -256,19 +251,8 @@ psock_flush(struct peer *p)
 		h->msg_iovlen = j - i;
 		h->msg_name = &q->to[i];
 		h->msg_namelen = q->tolen[i];
-		if (j - i > 1) {
-			uint16_t seg = (uint16_t)q->lens[i];
-			struct cmsghdr *c;
-
-			memset(&ctl[nmsg], 0, sizeof ctl[nmsg]);
-			h->msg_control = ctl[nmsg].buf;
-			h->msg_controllen = sizeof ctl[nmsg].buf;
-			c = CMSG_FIRSTHDR(h);
-			c->cmsg_level = SOL_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof seg);
-			memcpy(CMSG_DATA(c), &seg, sizeof seg);
-		}
+		if (j - i > 1)
+			udpseg_set_gso(h, ctl[nmsg].buf, (uint16_t)q->lens[i]);
 		i = j;
 	}
 	first[nmsg] = q->n;
@@ -395,20 +379,6 @@ demux(struct peer *p, uint64_t now, unsigned sock, const struct netaddr *from, u
 }
 
 /* The GRO segment size of a received message, or 0 when it holds one datagram. */
-static size_t
-gro_size(struct msghdr *h)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
-		int seg;
-
-		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
-		    c->cmsg_len >= CMSG_LEN(sizeof seg)) {
-			memcpy(&seg, CMSG_DATA(c), sizeof seg);
-			return seg > 0 ? (size_t)seg : 0;
-		}
-	}
-	return 0;
-}
 
 static void
 on_readable(evutil_socket_t fd, short what, void *arg)
@@ -447,7 +417,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		for (int i = 0; i < r; i++) {
 			struct netaddr src;
 			uint8_t *b = iov[i].iov_base;
-			size_t len = m[i].msg_len, seg = gro_size(&m[i].msg_hdr);
+			size_t len = m[i].msg_len, seg = udpseg_gro_size(&m[i].msg_hdr);
 
 			if (m[i].msg_hdr.msg_flags & MSG_TRUNC)
 				continue;	/* larger than any datagram we accept */

@@ -34,6 +34,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "netaddr.h"
+#include "udpseg.h"
 
 #define SERVE_BATCH 64
 #define SERVE_MAX_SOCKS (2 * SERVE_MAX_LISTEN)
@@ -118,23 +119,14 @@ static bool
 send_gso(struct ssock *s, unsigned i, unsigned j)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		char buf[UDPSEG_CTL_LEN];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr mh = s->out[i].msg_hdr;
-	struct cmsghdr *cm;
-	uint16_t seg = (uint16_t)s->out_iov[i].iov_len;
 
-	memset(&ctl, 0, sizeof ctl);
 	mh.msg_iov = &s->out_iov[i];
 	mh.msg_iovlen = j - i;
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof ctl.buf;
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_UDP;
-	cm->cmsg_type = UDP_SEGMENT;
-	cm->cmsg_len = CMSG_LEN(sizeof seg);
-	memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+	udpseg_set_gso(&mh, ctl.buf, (uint16_t)s->out_iov[i].iov_len);
 	for (;;) {
 		if (sendmsg(s->fd, &mh, 0) >= 0)
 			return true;
@@ -264,24 +256,6 @@ arm_timer(struct serve *sv, uint64_t now)
 	evtimer_add(sv->timer, &tv);
 }
 
-/* The GRO segment size of received message i, or 0 when it holds a single datagram. */
-static size_t
-gro_size(struct serve *sv, int i)
-{
-	struct msghdr *mh = &sv->in[i].msg_hdr;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-		int seg;
-
-		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
-		    c->cmsg_len >= CMSG_LEN(sizeof seg)) {
-			memcpy(&seg, CMSG_DATA(c), sizeof seg);
-			return seg > 0 ? (size_t)seg : 0;
-		}
-	}
-	return 0;
-}
-
 /* One datagram (a whole message, or one segment of a GRO run) into the core. */
 static void
 input_one(struct serve *sv, struct ssock *s, uint64_t now, const struct netaddr *from,
@@ -323,7 +297,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		now = clock_now_us();
 		for (int i = 0; i < n; i++) {
 			struct netaddr from;
-			size_t len = sv->in[i].msg_len, seg = gro_size(sv, i);
+			size_t len = sv->in[i].msg_len, seg = udpseg_gro_size(&sv->in[i].msg_hdr);
 
 			if (!netaddr_from_sa(&from, (struct sockaddr *)&sv->in_sa[i],
 			    sv->in[i].msg_hdr.msg_namelen))
