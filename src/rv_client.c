@@ -362,6 +362,13 @@ rv_client_input(struct rv_client *c, uint64_t now, unsigned port_index, const ui
 	switch (m.type) {
 	case RV_COOKIE:
 		if (c->state == RV_ST_JOINING) {
+			if (!c->have_cookie) {
+				/* The server answers: the JOIN with its cookie gets a fresh backoff
+				 * and a fresh timeout (under heavy loss the first answer can come
+				 * late, and "did not answer" would then be false). */
+				c->started = now;
+				c->join_rto = JOIN_RTO_US;
+			}
 			memcpy(c->cookie, m.cookie, RV_COOKIE_LEN);
 			c->have_cookie = true;
 			c->join_next = now;

@@ -379,6 +379,53 @@ discovery_port_silent(void **state)
 	assert_int_equal(ev.reflexive[0].family, 4);
 }
 
+/* Regression (NAT lab, 20 % loss): the server's COOKIE came 9.8 s after the start and the
+ * client gave up at 10 s saying the server did not answer. A COOKIE restarts the window. */
+static void
+late_cookie_restarts_the_join_window(void **state)
+{
+	static const uint8_t nonce[RV_NONCE_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct rv_client c;
+	struct rv_client_cfg cfg = { .nameplate = 5, .test_nonce = nonce };
+	struct rv_msg m = { .type = RV_COOKIE };
+	struct rv_event ev;
+	uint8_t buf[RV_MAX_PACKET];
+	uint64_t now = 0;
+	unsigned pi, joins_after = 0;
+	size_t n;
+
+	rv_client_init(&c, &cfg, now);
+	for (; now < 9800 * US_PER_MS; now += 10 * US_PER_MS) {
+		while (rv_client_output(&c, now, buf, sizeof buf, &pi) > 0)
+			;
+		if (rv_client_deadline(&c) <= now)
+			rv_client_on_timeout(&c, now);
+	}
+	memcpy(m.nonce, nonce, RV_NONCE_LEN);
+	memset(m.cookie, 7, RV_COOKIE_LEN);
+	n = rv_encode(&m, buf, sizeof buf);
+	assert_true(n > 0);
+	rv_client_input(&c, now, 0, buf, n);
+	for (; now < 15 * US_PER_S; now += 10 * US_PER_MS) {
+		size_t k;
+
+		while ((k = rv_client_output(&c, now, buf, sizeof buf, &pi)) > 0)
+			joins_after += buf[0] == RV_JOIN;
+		if (rv_client_deadline(&c) <= now)
+			rv_client_on_timeout(&c, now);
+	}
+	assert_false(rv_client_next_event(&c, &ev));	/* still trying, no error */
+	assert_true(joins_after >= 5);			/* a fresh 250 ms backoff */
+	for (; now < 21 * US_PER_S; now += 10 * US_PER_MS) {
+		while (rv_client_output(&c, now, buf, sizeof buf, &pi) > 0)
+			;
+		if (rv_client_deadline(&c) <= now)
+			rv_client_on_timeout(&c, now);
+	}
+	assert_true(rv_client_next_event(&c, &ev));	/* but not for ever */
+	assert_int_equal(ev.error, RV_ERR_TIMEOUT);
+}
+
 static void
 server_silent_times_out(void **state)
 {
@@ -753,6 +800,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(symmetric_nat_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(discovery_port_silent, setup, teardown),
 		cmocka_unit_test(server_silent_times_out),
+		cmocka_unit_test(late_cookie_restarts_the_join_window),
 		cmocka_unit_test_setup_teardown(keepalive_every_20s, setup, teardown),
 		cmocka_unit_test_setup_teardown(waiting_room_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_reaches_members, setup, teardown),
