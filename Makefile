@@ -106,7 +106,7 @@ check: test-bin
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
-	$(MAKE) BUILD=build-asan BIN=build-asan/punchcat SAN=1 check
+	$(MAKE) BUILD=build/asan BIN=build/asan/punchcat SAN=1 check
 
 # libFuzzer targets: `make fuzz FUZZ_SECONDS=N` runs each for N seconds.
 FUZZ_SECONDS ?= 10
@@ -115,10 +115,10 @@ $(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIBPC)
 
 fuzz-build:
 	@command -v clang >/dev/null || { echo "fuzz: clang is not installed" >&2; exit 1; }
-	$(MAKE) BUILD=build-fuzz FUZZ=1 $(FUZZ_SRC:%.c=build-fuzz/%)
+	$(MAKE) BUILD=build/fuzz FUZZ=1 $(FUZZ_SRC:%.c=build/fuzz/%)
 
 fuzz: fuzz-build
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz
 
 # Nightly-size simulator torture (make check runs 1000 seeds): TORTURE_SEEDS=FIRST:COUNT.
 TORTURE_SEEDS ?= 1:10000
@@ -155,9 +155,9 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man7/punchcat-protocol.7
 
 clean:
-	rm -rf build build-asan build-fuzz punchcat
+	rm -rf build punchcat
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) \( -path '$(BUILD)/asan' -o -path '$(BUILD)/fuzz' \) -prune -o -name '*.d' -print 2>/dev/null)
 
 # Keep object files of test programs between runs (they are intermediate for make).
 .SECONDARY:

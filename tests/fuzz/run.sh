@@ -4,7 +4,7 @@
 # Exits non-zero if any target finds a crash; the reproducer is left in the scratch directory.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-build=${1:-build-fuzz}
+build=${1:-build/fuzz}
 secs=${FUZZ_SECONDS:-10}
 work=$(mktemp -d)
 status=0
