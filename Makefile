@@ -67,7 +67,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 TOOL_BIN  := $(TOOL_SRC:%.c=$(BUILD)/%)
 FUZZ_BIN  := $(FUZZ_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all check test-bin asan install uninstall demo clean fuzz fuzz-build bench bench-sim \
+.PHONY: all check test-bin asan install uninstall demo clean fuzz fuzz-build fuzz-long bench bench-sim \
 	lint-man lint tools torture
 
 all: $(BIN)
@@ -119,6 +119,11 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build/fuzz
+
+# Long fuzzing by CPU time: FUZZ_CPU_SECONDS per target (default 30 CPU-minutes), two at a time.
+FUZZ_CPU_SECONDS ?= 1800
+fuzz-long: fuzz-build
+	@FUZZ_CPU_SECONDS=$(FUZZ_CPU_SECONDS) tests/fuzz/long.sh build/fuzz
 
 # Nightly-size simulator torture (make check runs 1000 seeds): TORTURE_SEEDS=FIRST:COUNT.
 TORTURE_SEEDS ?= 1:10000

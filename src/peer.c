@@ -25,11 +25,8 @@
 #include "exitcode.h"
 #include "log.h"
 #include "peer_int.h"
+#include "peer_mailbox.h"
 #include "wire.h"
-
-/* Mailbox message kinds (first plaintext byte; see NAT TRAVERSAL in punchcat-protocol(7)). */
-#define MB_CANDIDATES 0x01
-#define MB_SIZE 0x02
 
 /* After a CLOSE (signal), how long we keep answering before exiting. */
 #define CLOSE_LINGER_US (100 * US_PER_MS)
@@ -112,7 +109,7 @@ static void
 on_keys(struct peer *p, uint64_t now)
 {
 	struct stream_config cfg;
-	uint8_t m[1 + TRAV_CAND_MSG_MAX];
+	uint8_t m[MB_PLAIN_MAX];
 	size_t n;
 
 	if (hs_pkt_init(&p->hs, &p->pkt, now) != 0) {
@@ -142,77 +139,57 @@ on_keys(struct peer *p, uint64_t now)
 	p->rep.started = now;
 	log_verbose(1, "connected; verification %s, cipher %s", hs_verifier(&p->hs),
 	    pkt_cipher_name(p->pkt.cipher));
-	m[0] = MB_CANDIDATES;
-	n = trav_build_candidates(&p->trav, m + 1, sizeof m - 1);
+	n = mb_build_candidates(&p->trav, m, sizeof m);
 	if (n > 0)
-		post_mailbox(p, now, m, n + 1);
-	if (p->io.in_regular) {
-		struct wr w;
-
-		wr_init(&w, m, sizeof m);
-		wr_u8(&w, MB_SIZE);
-		wr_u64(&w, p->io.in_size);
-		post_mailbox(p, now, m, wr_len(&w));
-	}
+		post_mailbox(p, now, m, n);
+	if (p->io.in_regular && (n = mb_build_size(p->io.in_size, m, sizeof m)) > 0)
+		post_mailbox(p, now, m, n);
 	rv_client_ready(&p->rv, now);
 	rv_client_allow_resume(&p->rv);		/* a server restart now only pauses the relay */
 	path_start(p, now);
 	io_start(p);
 }
 
+/* Every message the other peer posts through the rendezvous: handshake or sealed mailbox. */
 static void
-on_mailbox(struct peer *p, uint64_t now, const uint8_t *msg, size_t len)
+on_peer_message(struct peer *p, uint64_t now, const uint8_t *msg, size_t len)
 {
 	uint8_t plain[HS_MSG_MAX];
-	ssize_t n = hs_mailbox_open(&p->hs, msg, len, plain, sizeof plain);
-	struct rd r;
+	struct mb_msg m;
+	enum hs_state st;
 
-	if (n < 1) {
-		log_verbose(2, "rendezvous: dropped a mailbox message that did not open");
+	if (!p->hs_started)
 		return;
-	}
-	switch (plain[0]) {
-	case MB_CANDIDATES:
-		if (!trav_peer_candidates(&p->trav, now, plain + 1, (size_t)n - 1))
+	switch (mb_demux(&p->hs, msg, len, plain, sizeof plain, &m)) {
+	case MB_HANDSHAKE:
+		st = hs_receive(&p->hs, msg, len);
+		post_handshake(p, now);
+		if (st == HS_FAIL) {
+			log_verbose(2, "handshake: %s",
+			    hs_error(&p->hs) ? hs_error(&p->hs) : "failed");
+			auth_failed(p, now);
+		} else if (st == HS_DONE) {
+			on_keys(p, now);
+		}
+		break;
+	case MB_GOT_CANDIDATES:
+		if (!trav_peer_candidates(&p->trav, now, m.body, m.len))
 			log_verbose(2, "rendezvous: malformed candidates from the peer");
 		else
 			log_verbose(2, "candidates from the peer%s%s",
 			    trav_peer_hard(&p->trav) ? " (endpoint-dependent mapping)" : "",
 			    trav_get_state(&p->trav) == TRAV_RELAY_ONLY ? " (relay only)" : "");
 		break;
-	case MB_SIZE:
-		rd_init(&r, plain + 1, (size_t)n - 1);
-		p->rep.peer_size = rd_u64(&r);
-		if (!rd_done(&r))
-			p->rep.peer_size = 0;
+	case MB_GOT_SIZE:
+		p->rep.peer_size = m.size;
 		break;
-	default:
-		break;		/* a later version's message: ignore */
+	case MB_BAD:
+		log_verbose(2, "rendezvous: dropped a mailbox message that did not open or parse");
+		break;
+	case MB_IGNORE:
+		break;
 	}
-}
-
-static void
-on_peer_message(struct peer *p, uint64_t now, const uint8_t *msg, size_t len)
-{
-	enum hs_state st;
-
-	if (!p->hs_started || len == 0)
-		return;
-	if (msg[0] == HS_MSG_MAILBOX) {
-		if (hs_state(&p->hs) == HS_DONE)
-			on_mailbox(p, now, msg, len);
-		return;
-	}
-	if (hs_state(&p->hs) != HS_RUNNING)
-		return;
-	st = hs_receive(&p->hs, msg, len);
-	post_handshake(p, now);
-	if (st == HS_FAIL) {
-		log_verbose(2, "handshake: %s", hs_error(&p->hs) ? hs_error(&p->hs) : "failed");
-		auth_failed(p, now);
-	} else if (st == HS_DONE) {
-		on_keys(p, now);
-	}
+	sodium_memzero(plain, sizeof plain);
 }
 
 static void

@@ -1,8 +1,9 @@
 /*
  * Fuzzes the NAT traversal core with a script of operations taken from the input: candidate
- * messages, raw probe datagrams, correctly authenticated probes with arbitrary bodies (to reach
- * the logic behind the MAC), socket counts and time steps, polling after each. Crashes,
- * sanitizer reports or an output that breaks the core's promises are failures.
+ * messages of any length up to 511 bytes, raw probe datagrams, correctly authenticated probes
+ * with arbitrary bodies (to reach the logic behind the MAC), socket counts and time steps,
+ * polling after each. Crashes, sanitizer reports or an output that breaks the core's promises
+ * are failures.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,14 +75,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	trav_set_reflexive(&t, &refl, &alt);
 	trav_go(&t, now);
 	while (i + 2 <= size) {
-		uint8_t op = data[i], len = data[i + 1];
+		uint8_t op = data[i];
+		size_t len = data[i + 1];
 		const uint8_t *chunk = data + i + 2;
 		struct netaddr from = { .family = 4, .ip = { 198, 51, 100, (uint8_t)(op >> 2) },
 			.port = (uint16_t)(1000 + op) };
 		uint8_t probe[TRAV_PROBE_LEN];
 
+		if ((op & 7) == 0 && (op & 8))
+			len += 256;	/* candidate messages up to 511 bytes (the largest is 323) */
 		if (len > size - i - 2)
-			len = (uint8_t)(size - i - 2);
+			len = size - i - 2;
 		i += 2 + len;
 		switch (op & 7) {
 		case 0:
@@ -99,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			trav_receive(&t, now, op >> 6, &from, probe, sizeof probe);
 			break;
 		case 4:
-			trav_set_sockets(&t, len);
+			trav_set_sockets(&t, (unsigned)len);
 			break;
 		case 5:
 			trav_path_lost(&t, now);
