@@ -24,6 +24,8 @@ static const char usage[] =
     "      --max-rooms N             rooms at most (default 100000)\n"
     "      --ip-rate N               JOINs per minute per source IP (default 30)\n"
     "      --ip-burst N              JOINs in a burst per source IP (default 10)\n"
+    "      --free-joins N            joins of a waiting room per second answered\n"
+    "                                without a cookie round trip (default 50; 0 = never)\n"
     "      --room-expiry SECONDS     an unclaimed room lives this long (default 600)\n"
     "      --relay-idle SECONDS      a full room silent this long ends (default 120)\n"
     "      --burn-time SECONDS       a nameplate is blocked this long after a failed\n"
@@ -44,7 +46,7 @@ static const char usage[] =
 enum {
 	OPT_NO_RELAY = 256, OPT_USER, OPT_ALLOW_ROOT, OPT_MAX_ROOMS, OPT_IP_RATE, OPT_IP_BURST,
 	OPT_ROOM_EXPIRY, OPT_RELAY_IDLE, OPT_BURN_TIME, OPT_COOLDOWN, OPT_RELAY_RATE,
-	OPT_RELAY_BURST, OPT_RELAY_QUOTA, OPT_GLOBAL_RELAY_RATE, OPT_MAX_PACKET
+	OPT_RELAY_BURST, OPT_RELAY_QUOTA, OPT_GLOBAL_RELAY_RATE, OPT_MAX_PACKET, OPT_FREE_JOINS
 };
 
 static const struct option longopts[] = {
@@ -63,6 +65,7 @@ static const struct option longopts[] = {
 	{ "relay-burst", required_argument, NULL, OPT_RELAY_BURST },
 	{ "relay-quota", required_argument, NULL, OPT_RELAY_QUOTA },
 	{ "global-relay-rate", required_argument, NULL, OPT_GLOBAL_RELAY_RATE },
+	{ "free-joins", required_argument, NULL, OPT_FREE_JOINS },
 	{ "max-packet", required_argument, NULL, OPT_MAX_PACKET },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -132,6 +135,10 @@ limit_option(struct serve_opts *o, int c, const char *arg)
 	case OPT_IP_RATE:
 		rc = number("--ip-rate", arg, 1, 1000000, &n);
 		g->ip_rate_per_min = (double)n;
+		break;
+	case OPT_FREE_JOINS:
+		rc = number("--free-joins", arg, 0, 1000000, &n);
+		g->free_joins = (double)n;
 		break;
 	case OPT_IP_BURST:
 		rc = number("--ip-burst", arg, 1, 1000000, &n);

@@ -255,6 +255,7 @@ on_resumed(struct rv_client *c, uint64_t now, const struct rv_msg *m)
 	c->reflexive[0] = m->addr;
 	c->joined_at = now;
 	c->keepalive_next = now + RV_KEEPALIVE_US;
+	c->keepalive_now = !c->have_cookie;	/* see on_joined */
 	push_event(c, RV_EV_RESUMED);
 	if (m->flags & RV_FLAG_PEER_PRESENT)
 		peer_arrived(c, now);
@@ -282,6 +283,9 @@ on_joined(struct rv_client *c, uint64_t now, const struct rv_msg *m)
 	c->reflexive[0] = m->addr;
 	c->joined_at = now;
 	c->keepalive_next = now + RV_KEEPALIVE_US;
+	/* Admitted without a cookie round trip: until our token comes back from this address
+	 * the server sends us only as many bytes as we sent it, so send it back at once. */
+	c->keepalive_now = !c->have_cookie;
 	if (c->cfg.nameplate == 0 && !c->nameplate_reported) {
 		c->nameplate_reported = true;
 		push_event(c, RV_EV_NAMEPLATE);

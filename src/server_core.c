@@ -31,8 +31,16 @@ server_cfg_defaults(struct server_cfg *cfg)
 	cfg->relay_burst = 1e6;
 	cfg->relay_quota = UINT64_C(10000000000);
 	cfg->global_relay_rate = 125e6;
+	cfg->free_joins = 50;
 	cfg->max_packet = RV_MAX_PACKET;
 	cfg->no_relay = false;
+}
+
+/* One second's worth of cookieless claims may come at once. */
+static double
+free_join_burst(const struct server_cfg *cfg)
+{
+	return cfg->free_joins < 1 ? 1 : cfg->free_joins;
 }
 
 int
@@ -43,7 +51,8 @@ server_init(struct server *s, const struct server_cfg *cfg, uint64_t now)
 	memset(s, 0, sizeof *s);
 	if (sodium_init() < 0 || cfg->max_rooms == 0 || cfg->max_rooms > SRV_MAX_ROOMS ||
 	    cfg->max_packet < RV_FIRST_LEN || cfg->max_packet > RV_MAX_PACKET ||
-	    cfg->ip_rate_per_min <= 0 || cfg->ip_burst < 1 || cfg->relay_burst < cfg->max_packet)
+	    cfg->ip_rate_per_min <= 0 || cfg->ip_burst < 1 || cfg->relay_burst < cfg->max_packet ||
+	    cfg->free_joins < 0)
 		return -1;
 	s->cfg = *cfg;
 	if (srv_table_init(&s->table, cfg->max_rooms, cfg->nameplate_max) != 0)
@@ -58,6 +67,7 @@ server_init(struct server *s, const struct server_cfg *cfg, uint64_t now)
 	}
 	tb_init(&s->global_relay, cfg->global_relay_rate / 10, now);	/* 100 ms worth */
 	tb_init(&s->rebind_bucket, REBIND_RATE, now);
+	tb_init(&s->free_joins, free_join_burst(cfg), now);
 	randombytes_buf(s->secret_cur, sizeof s->secret_cur);
 	randombytes_buf(s->secret_prev, sizeof s->secret_prev);
 	s->bucket_cur = now / RV_COOKIE_PERIOD_US;
@@ -162,6 +172,23 @@ reply_error(struct server *s, const uint8_t nonce[RV_NONCE_LEN], uint8_t code, s
 	return reply(s, &m, req_len, proved, out);
 }
 
+/*
+ * Pays for n bytes to a member admitted without a cookie (join_without_cookie) out of what it
+ * sent; false when they would exceed it. Proved members always pass.
+ */
+static bool
+member_may_send(struct server *s, struct srv_member *mem, size_t n)
+{
+	if (!mem->unproved)
+		return true;
+	if (n > mem->budget) {
+		s->ctr.drop_amplification++;
+		return false;
+	}
+	mem->budget = (uint16_t)(mem->budget - n);
+	return true;
+}
+
 static void
 enqueue(struct server *s, const struct srv_member *mem, uint32_t room_id, uint8_t member,
     uint8_t type, uint8_t code)
@@ -197,10 +224,11 @@ recent_index(const struct server *s, const uint8_t nonce[RV_NONCE_LEN])
 }
 
 static size_t
-reply_joined(struct server *s, const struct srv_room *r, uint8_t member, const uint8_t **out)
+reply_joined(struct server *s, struct srv_room *r, uint8_t member, const uint8_t **out)
 {
 	const struct srv_member *mem = &r->m[member];
 	struct rv_msg m = { .type = RV_JOINED };
+	size_t n;
 
 	memcpy(m.nonce, mem->nonce, RV_NONCE_LEN);
 	m.nameplate = r->nameplate;
@@ -213,7 +241,8 @@ reply_joined(struct server *s, const struct srv_room *r, uint8_t member, const u
 	m.auth.member = member;
 	memcpy(m.auth.token, mem->token, RV_TOKEN_LEN);
 	m.addr = mem->addr;
-	return reply(s, &m, 0, true, out);
+	n = reply(s, &m, 0, true, out);
+	return member_may_send(s, &r->m[member], n) ? n : 0;
 }
 
 /* A retransmitted JOIN (its JOINED was lost) gets the same membership again. */
@@ -238,6 +267,7 @@ join_retransmit(struct server *s, const struct rv_msg *m, const struct netaddr *
 			continue;
 		/* the same client (its NAT may have moved it since; the cookie proved the new address) */
 		r->m[i].addr = *from;
+		r->m[i].unproved = false;
 		return (int)(srv_room_slot(&s->table, r) << 1 | i);
 	}
 	return -1;
@@ -249,6 +279,10 @@ member_init(struct srv_member *mem, const struct netaddr *from, const uint8_t *n
 	mem->addr = *from;
 	memcpy(mem->nonce, nonce, RV_NONCE_LEN);
 	randombytes_buf(mem->token, RV_TOKEN_LEN);
+	mem->ready = false;
+	mem->go_sent = false;
+	mem->unproved = false;
+	mem->budget = 0;
 }
 
 static struct srv_room *
@@ -266,6 +300,52 @@ create_room(struct server *s, uint64_t now, uint32_t nameplate, const struct rv_
 	return r;
 }
 
+/*
+ * A JOIN without a cookie that claims the free seat of a waiting room is admitted while the
+ * server is not under load (at most cfg.free_joins per second; WireGuard answers handshakes
+ * without a cookie the same way): it saves the joining peer, the one a person waits for, a
+ * round trip. Rooms are still only created with a cookie. The new member is unproved: replies
+ * and everything forwarded to it are paid from the bytes of its JOIN (member_may_send) until
+ * a message with its token comes in, so a JOIN with a forged source reflects no more than it
+ * cost. A retransmitted cookieless JOIN from the same address gets its JOINED again.
+ * Returns 0 when the JOIN needs a cookie after all.
+ */
+static size_t
+join_without_cookie(struct server *s, uint64_t now, const struct rv_msg *m,
+    const struct netaddr *from, size_t len, const uint8_t **out)
+{
+	struct srv_room *r;
+	struct srv_member *mem;
+
+	if ((m->flags & RV_JOIN_ALLOCATE) || m->nameplate > s->table.np_max ||
+	    (r = srv_room_by_nameplate(&s->table, m->nameplate)) == NULL)
+		return 0;
+	if (r->nmembers == 2) {
+		mem = &r->m[1];
+		if (!mem->unproved || !netaddr_eq(&mem->addr, from) ||
+		    sodium_memcmp(mem->nonce, m->nonce, RV_NONCE_LEN) != 0)
+			return 0;
+		mem->budget = (uint16_t)(mem->budget + len > UINT16_MAX ? UINT16_MAX :
+		    mem->budget + len);
+		return reply_joined(s, r, 1, out);
+	}
+	if (s->cfg.free_joins <= 0 || srv_np_burned(&s->table, m->nameplate,
+	    (uint32_t)(now / US_PER_S)) || !ip_table_take(&s->ips, from, now))
+		return 0;
+	if (!tb_take(&s->free_joins, now, s->cfg.free_joins, free_join_burst(&s->cfg), 1))
+		return 0;	/* under load: everyone shows a cookie first */
+	mem = &r->m[1];
+	member_init(mem, from, m->nonce);
+	mem->unproved = true;
+	mem->budget = (uint16_t)(len > UINT16_MAX ? UINT16_MAX : len);
+	srv_room_add_member(&s->table, r, now);
+	s->ctr.rooms_joined++;
+	s->ctr.free_joins++;
+	enqueue(s, &r->m[0], r->id, 0, RV_PEER_JOINED, 0);
+	log_verbose(1, "room %08x: second member joined (no cookie: not under load)", r->id);
+	return reply_joined(s, r, 1, out);
+}
+
 static size_t
 handle_join(struct server *s, uint64_t now, const struct rv_msg *m, const struct netaddr *from,
     size_t len, const uint8_t **out)
@@ -278,9 +358,12 @@ handle_join(struct server *s, uint64_t now, const struct rv_msg *m, const struct
 		return reply_error(s, m->nonce, RV_E_SHUTTING_DOWN, len, false, out);
 	if (!cookie_ok(s, now, from, m->cookie)) {
 		struct rv_msg c = { .type = RV_COOKIE };
+		size_t n;
 
 		if (!sodium_is_zero(m->cookie, RV_COOKIE_LEN))
 			s->ctr.drop_bad_cookie++;
+		else if ((n = join_without_cookie(s, now, m, from, len, out)) > 0)
+			return n;
 		memcpy(c.nonce, m->nonce, RV_NONCE_LEN);
 		server_make_cookie(s, now, from, c.cookie);
 		s->ctr.cookies_sent++;
@@ -383,6 +466,7 @@ handle_member(struct server *s, uint64_t now, const struct rv_msg *m, const stru
 		return reply_no_room(s, m->auth.room_id, who, len, out);
 	}
 	me = &r->m[who];
+	me->unproved = false;	/* its token came back: it got our JOINED */
 	other = r->nmembers == 2 ? &r->m[who ^ 1] : NULL;
 	if (!netaddr_eq(&me->addr, from)) {
 		/* the token proves it: the member moved (NAT rebinding) */
@@ -403,6 +487,8 @@ handle_member(struct server *s, uint64_t now, const struct rv_msg *m, const stru
 		}
 		memcpy(f.nonce, other->nonce, RV_NONCE_LEN);
 		n = reply(s, &f, len, true, out);
+		if (!member_may_send(s, other, n))
+			return 0;	/* the sender retransmits; by then it may be proved */
 		*to = other->addr;	/* forwarded to the other member, not back */
 		return n;
 	}
@@ -516,6 +602,8 @@ handle_relay(struct server *s, uint64_t now, unsigned port_index, const struct n
 		return 0;
 	}
 	other = &r->m[h.member ^ 1];
+	if (!member_may_send(s, other, len))
+		return 0;
 	buf[0] = RV_RELAY_FWD;		/* in place: the packet itself is never copied */
 	r->relay_bytes += len;
 	s->ctr.relayed_packets++;
@@ -619,10 +707,9 @@ server_output(struct server *s, uint64_t now, uint8_t *buf, size_t cap, struct n
 			s->shutdown_cursor++;
 		}
 	}
-	if (s->q_count == 0)
-		return 0;
-	{
+	while (s->q_count > 0) {
 		const struct srv_qent *e = &s->q[s->q_head];
+		struct srv_room *r = srv_room_by_id(&s->table, e->room_id);
 
 		m.type = e->type;
 		m.code = e->code;
@@ -630,13 +717,18 @@ server_output(struct server *s, uint64_t now, uint8_t *buf, size_t cap, struct n
 		*to = e->to;
 		s->q_head = (s->q_head + 1) % SRV_QUEUE_LEN;
 		s->q_count--;
+		n = rv_encode(&m, buf, cap);
+		if (n > 0 && r != NULL && e->member < r->nmembers &&
+		    netaddr_eq(&r->m[e->member].addr, to) &&
+		    !member_may_send(s, &r->m[e->member], n))
+			continue;
+		if (n > 0) {
+			s->ctr.tx_packets++;
+			s->ctr.tx_bytes += n;
+			return n;
+		}
 	}
-	n = rv_encode(&m, buf, cap);
-	if (n > 0) {
-		s->ctr.tx_packets++;
-		s->ctr.tx_bytes += n;
-	}
-	return n;
+	return 0;
 }
 
 uint64_t
@@ -706,7 +798,7 @@ server_format_counters(const struct server *s, char *buf, size_t cap)
 	snprintf(buf, cap,
 	    "rooms=%u created=%llu joined=%llu expired=%llu left=%llu burned=%llu go=%llu "
 	    "rx=%llu tx=%llu relayed_packets=%llu relayed_bytes=%llu rebinds=%llu "
-	    "cookies=%llu rate_limited=%llu server_full=%llu room_full=%llu burned_refused=%llu "
+	    "cookies=%llu free_joins=%llu rate_limited=%llu server_full=%llu room_full=%llu burned_refused=%llu "
 	    "unknown_nameplate=%llu no_room=%llu "
 	    "drop_malformed=%llu drop_version=%llu drop_short=%llu drop_oversized=%llu "
 	    "drop_wrong_port=%llu drop_bad_cookie=%llu drop_bad_token=%llu drop_no_peer=%llu "
@@ -718,7 +810,8 @@ server_format_counters(const struct server *s, char *buf, size_t cap)
 	    (unsigned long long)c->go_sent, (unsigned long long)c->rx_packets,
 	    (unsigned long long)c->tx_packets, (unsigned long long)c->relayed_packets,
 	    (unsigned long long)c->relayed_bytes, (unsigned long long)c->rebinds,
-	    (unsigned long long)c->cookies_sent, (unsigned long long)c->rate_limited,
+	    (unsigned long long)c->cookies_sent, (unsigned long long)c->free_joins,
+	    (unsigned long long)c->rate_limited,
 	    (unsigned long long)c->server_full, (unsigned long long)c->room_full,
 	    (unsigned long long)c->burned_refused, (unsigned long long)c->unknown_nameplate,
 	    (unsigned long long)c->no_room, (unsigned long long)c->drop_malformed,

@@ -8,10 +8,14 @@
  * bounded queue that server_output drains. Nothing here reads a clock, touches a socket or
  * allocates after server_init.
  *
- * Abuse resistance: no state and no reply larger than the request before the stateless cookie
- * proves the source address (MAC over a secret rotated every RV_COOKIE_PERIOD, the source IP and
- * port, and the time bucket); every reply to an address not proved by a cookie or a member token
- * is at most as long as the datagram that caused it (amplification <= 1).
+ * Abuse resistance: no room is created and no reply is larger than the request before the
+ * stateless cookie proves the source address (MAC over a secret rotated every RV_COOKIE_PERIOD,
+ * the source IP and port, and the time bucket); every reply to an address not proved by a cookie
+ * or a member token is at most as long as the datagram that caused it (amplification <= 1).
+ * The one exception saves the joining peer a round trip: while the server is not under load
+ * (--free-joins per second) a JOIN without a cookie may take the free seat of a waiting room;
+ * that member stays unproved, and everything sent to it is paid from the bytes it sent, until a
+ * message with its token arrives (the token went only to its address).
  */
 #ifndef PUNCHCAT_SERVER_CORE_H
 #define PUNCHCAT_SERVER_CORE_H
@@ -42,6 +46,7 @@ struct server_cfg {
 	double relay_burst;		/* --relay-burst 1M bytes */
 	uint64_t relay_quota;		/* --relay-quota 10G bytes per room */
 	double global_relay_rate;	/* --global-relay-rate 125M bytes/s */
+	double free_joins;		/* --free-joins 50: cookieless claims per second, 0 = none */
 	size_t max_packet;		/* --max-packet 1472 */
 	bool no_relay;			/* --no-relay */
 };
@@ -59,6 +64,7 @@ struct server_counters {
 	uint64_t drop_no_peer;		/* PEER message while alone in the room */
 	uint64_t drop_queue_full;
 	uint64_t drop_amplification;	/* a reply that would have exceeded the request */
+	uint64_t free_joins;		/* claims admitted without a cookie */
 	uint64_t relay_denied, relay_rate_limited, relay_over_quota, relay_global_limited,
 	    relay_unbound, relay_rebind_sent, relay_rebind_limited;
 	uint64_t cookies_sent, rate_limited, server_full, room_full, burned_refused,
@@ -81,7 +87,7 @@ struct server {
 	struct server_cfg cfg;
 	struct srv_table table;
 	struct ip_table ips;
-	struct tbucket global_relay, rebind_bucket;
+	struct tbucket global_relay, rebind_bucket, free_joins;
 	/* cookies */
 	uint8_t secret_cur[32], secret_prev[32];
 	uint64_t bucket_cur;

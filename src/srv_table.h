@@ -34,6 +34,10 @@ struct srv_member {
 	uint8_t nonce[RV_NONCE_LEN];
 	bool ready;
 	bool go_sent;
+	/* Admitted without a cookie (server_core.c, join_without_cookie): until a message with
+	 * its token comes in, what is sent to addr is paid from the bytes it sent (budget). */
+	bool unproved;
+	uint16_t budget;
 };
 
 enum srv_list { SRV_LIST_NONE, SRV_LIST_WAITING, SRV_LIST_ACTIVE };

@@ -35,6 +35,7 @@ setup(void **state)
 	log_level = -1;
 	server_cfg_defaults(&CFG);
 	CFG.max_rooms = 1000;
+	CFG.free_joins = 0;	/* every JOIN shows a cookie, except in the free-join tests */
 	NOW = 5000 * US_PER_S;
 	return 0;
 }
@@ -740,6 +741,143 @@ counters_line(void **state)
 	assert_non_null(strstr(line, "relayed_bytes=0"));
 }
 
+/* Drains the third-party queue; returns the bytes that went to `to`. */
+static size_t
+drain_to(const struct netaddr *to_want)
+{
+	uint8_t q[RV_MAX_PACKET];
+	struct netaddr to;
+	unsigned pi;
+	size_t n, sum = 0;
+
+	while ((n = server_output(&S, NOW, q, sizeof q, &to, &pi)) > 0)
+		if (netaddr_eq(&to, to_want))
+			sum += n;
+	return sum;
+}
+
+static void
+free_join_claims_a_waiting_room_at_once(void **state)
+{
+	struct netaddr a = addr(1, 1), b = addr(2, 2), c = addr(3, 3);
+	struct rv_msg m;
+	struct rep ra, rb, r;
+
+	CFG.free_joins = 50;
+	start();
+	/* creating a room always takes a cookie, with or without a nameplate */
+	m = join_msg(RV_JOIN_ALLOCATE, 0, 1);
+	assert_int_equal(send_msg(0, &a, &m).m.type, RV_COOKIE);
+	m = join_msg(0, 40, 1);
+	assert_int_equal(send_msg(0, &a, &m).m.type, RV_COOKIE);
+	assert_int_equal(S.table.nrooms, 0);
+	ra = join(&a, 0, 40, 1);
+	assert_int_equal(ra.m.type, RV_JOINED);
+	/* the claim of the waiting room: JOINED at once, no longer than the JOIN */
+	m = join_msg(0, 40, 2);
+	rb = send_msg(0, &b, &m);
+	assert_true(rb.ok);
+	assert_int_equal(rb.m.type, RV_JOINED);
+	assert_int_equal(rb.m.role, RV_ROLE_RESPONDER);
+	assert_true(rb.len <= RV_FIRST_LEN);
+	assert_int_equal(S.ctr.free_joins, 1);
+	assert_int_equal(drain_to(&a) > 0, 1);			/* PEER_JOINED to the creator */
+	/* the same JOIN again from the same address: the same JOINED */
+	r = send_msg(0, &b, &m);
+	assert_int_equal(r.m.type, RV_JOINED);
+	assert_memory_equal(r.m.auth.token, rb.m.auth.token, RV_TOKEN_LEN);
+	/* from another address it needs a cookie, and the room stays full */
+	assert_int_equal(send_msg(0, &c, &m).m.type, RV_COOKIE);
+	assert_int_equal(join(&c, 0, 40, 3).m.type, RV_ERROR);
+	/* a cookieless claim of a burned or unknown nameplate gets a cookie, no state */
+	m = join_msg(RV_JOIN_CLAIM_ONLY, 41, 4);
+	assert_int_equal(send_msg(0, &c, &m).m.type, RV_COOKIE);
+	assert_int_equal(S.table.nrooms, 1);
+}
+
+static void
+free_join_member_is_paid_for_until_its_token_returns(void **state)
+{
+	struct netaddr a = addr(1, 1), victim = addr(9, 9);
+	struct rv_msg m, send;
+	struct rep ra, rb, r;
+	static const uint8_t pl[100] = { 1 };
+	size_t to_victim = 0, join_len;
+	uint8_t buf[RV_MAX_PACKET];
+
+	CFG.free_joins = 50;
+	start();
+	ra = join(&a, 0, 40, 1);
+	/* a JOIN with a forged source: the victim gets JOINED, no more than the JOIN's bytes */
+	m = join_msg(0, 40, 2);
+	join_len = rv_encode(&m, buf, sizeof buf);
+	rb = send_msg(0, &victim, &m);
+	assert_int_equal(rb.m.type, RV_JOINED);
+	to_victim += rb.len;
+	to_victim += drain_to(&victim);
+	/* the attacker holds member 0: peer messages and relay packets toward the victim */
+	send = member_msg(RV_PEER_SEND, &ra);
+	send.payload = pl;
+	send.payload_len = sizeof pl;
+	for (int i = 1; i <= 40; i++) {
+		send.seq = (uint32_t)i;
+		r = send_msg(0, &a, &send);
+		if (r.len > 0 && netaddr_eq(&r.to, &victim))
+			to_victim += r.len;
+		r = relay(&a, &ra, 1000);
+		if (r.len > 0 && netaddr_eq(&r.to, &victim))
+			to_victim += r.len;
+		m = member_msg(RV_READY, &ra);
+		r = send_msg(0, &a, &m);
+		to_victim += drain_to(&victim);
+	}
+	assert_true(to_victim <= join_len);
+	assert_true(to_victim > rb.len);	/* the small forwards it could pay for went */
+	assert_true(S.ctr.drop_amplification > 0);
+	/* the real member sends its token back: from then on it gets everything */
+	m = member_msg(RV_KEEPALIVE, &rb);
+	r = send_msg(0, &victim, &m);
+	assert_int_equal(r.m.type, RV_KEEPALIVE_ACK);
+	r = relay(&a, &ra, 1200);
+	assert_int_equal(r.len, 1200);
+	assert_true(netaddr_eq(&r.to, &victim));
+	send.seq = 41;
+	r = send_msg(0, &a, &send);
+	assert_int_equal(r.m.type, RV_PEER_RECV);
+}
+
+static void
+free_joins_stop_under_load(void **state)
+{
+	struct netaddr a = addr(1, 1);
+	struct rv_msg m;
+	struct rep r;
+
+	CFG.free_joins = 2;
+	start();
+	for (uint32_t np = 50; np < 54; np++)
+		assert_int_equal(join(&a, 0, np, (uint8_t)np).m.type, RV_JOINED);
+	for (uint8_t i = 0; i < 3; i++) {
+		struct netaddr b = addr((uint8_t)(20 + i), 2);
+
+		m = join_msg(0, 50 + i, (uint8_t)(100 + i));
+		r = send_msg(0, &b, &m);
+		/* two a second without a cookie, then the cookie again */
+		assert_int_equal(r.m.type, i < 2 ? RV_JOINED : RV_COOKIE);
+	}
+	NOW += US_PER_S;
+	m = join_msg(0, 53, 110);
+	assert_int_equal(send_msg(0, &a, &m).m.type, RV_JOINED);
+	assert_int_equal(S.ctr.free_joins, 3);
+	/* --free-joins 0: never */
+	server_free(&S);
+	CFG.free_joins = 0;
+	start();
+	assert_int_equal(join(&a, 0, 50, 1).m.type, RV_JOINED);
+	m = join_msg(0, 50, 2);
+	assert_int_equal(send_msg(0, &a, &m).m.type, RV_COOKIE);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -765,6 +903,9 @@ main(void)
 		T(small_nameplate_table),
 		cmocka_unit_test(memory_per_waiting_room),
 		T(counters_line),
+		T(free_join_claims_a_waiting_room_at_once),
+		T(free_join_member_is_paid_for_until_its_token_returns),
+		T(free_joins_stop_under_load),
 	};
 
 	return cmocka_run_group_tests_name("server_core", tests, NULL, NULL);
