@@ -389,6 +389,11 @@ bench_connect_lab() {
 	echo
 	connect_header
 	connect_times "lab prc x prc, 50 ms RTT" "$CONNECT_RUNS" "$LAB_SERVER" "$LABP-h-prc-b" "$LABP-h-prc-a"
+	# baseline in the same run: a server that demands a cookie from every JOIN (one more RTT)
+	NATLAB_SERVE_ARGS="--free-joins 0" "$NATLAB_SH" serve >/dev/null &&
+		connect_times "same, server with --free-joins 0 (cookie round trip)" "$CONNECT_RUNS" \
+		    "$LAB_SERVER" "$LABP-h-prc-b" "$LABP-h-prc-a"
+	"$NATLAB_SH" serve >/dev/null
 	"$NATLAB_SH" wanem prc-a off >/dev/null 2>&1
 	echo
 }
