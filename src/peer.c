@@ -126,8 +126,9 @@ on_keys(struct peer *p, uint64_t now)
 	}
 	/* The stream sizes its rings for the largest payload it may use. Both peers on this
 	 * machine (server on loopback): allow the big loopback datagrams of a direct path.
-	 * Elsewhere 1200-byte datagrams, so a full send buffer is many packets in flight. */
-	cfg.max_payload = p->server_loopback ? PEER_LOOPBACK_PAYLOAD : STREAM_PAYLOAD_DEFAULT;
+	 * Elsewhere what a 1500-byte MTU carries: paths start with 1200-byte datagrams and a
+	 * direct one searches its path MTU up to that (peer_path.c). */
+	cfg.max_payload = p->server_loopback ? PEER_LOOPBACK_PAYLOAD : PEER_PMTU_CEILING_V4;
 	randombytes_buf(&cfg.seed, sizeof cfg.seed);
 	p->st = stream_new(&cfg, now);
 	if (p->st == NULL) {

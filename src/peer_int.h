@@ -37,6 +37,10 @@ struct evdns_getaddrinfo_request;
 #define PEER_BATCH 32
 /* Stream payload on a direct path to a loopback address (no MTU to respect there). */
 #define PEER_LOOPBACK_PAYLOAD 32768
+/* The largest payload a path MTU search tries elsewhere: 1500-byte packets (Ethernet), less
+ * the IP and UDP headers and our packet overhead. Paths start at STREAM_PAYLOAD_DEFAULT. */
+#define PEER_PMTU_CEILING_V4 (1500 - 20 - 8 - PKT_OVERHEAD)
+#define PEER_PMTU_CEILING_V6 (1500 - 40 - 8 - PKT_OVERHEAD)
 /* Socket buffers we ask for (the kernel may cap them). */
 #define PEER_SOCKBUF (8 << 20)
 /* Bytes moved between stdin/stdout and the stream per pump before serving the network. */
@@ -63,6 +67,7 @@ struct sendq {
 	struct sockaddr_storage to[PEER_BATCH];
 	socklen_t tolen[PEER_BATCH];
 	uint8_t *bufs[PEER_BATCH];	/* PEER_DGRAM_MAX bytes each, allocated once */
+	size_t gso_seg_max;		/* larger datagrams (path MTU probes) leave alone */
 	uint64_t sent, dropped;
 };
 

@@ -81,6 +81,9 @@ path_update(struct peer *p, uint64_t now)
 		}
 		stream_path_changed(p->st, now);
 		stream_set_max_payload(p->st, payload_for(p, true, &to));
+		if (!netaddr_is_loopback(&to))
+			stream_pmtu_search(p->st, now, to.family == 4 ? PEER_PMTU_CEILING_V4 :
+			    PEER_PMTU_CEILING_V6);
 		report_path(p, true, &to);
 		return;
 	}
@@ -149,6 +152,9 @@ path_send(struct peer *p, uint64_t now)
 		return;
 	if (!p->on_direct && !rv_client_relay_ok(&p->rv))
 		return;		/* re-joining after a server restart: the stream waits */
+	/* datagrams above the stream's payload are path MTU probes: never in a GSO run */
+	p->q.gso_seg_max = stream_payload(p->st) + PKT_OVERHEAD +
+	    (p->on_direct ? 0 : RV_RELAY_HDR_LEN);
 	for (unsigned i = 0; i < 100000; i++) {
 		uint8_t *b;
 		size_t n;

@@ -95,7 +95,9 @@ report_summary(struct peer *p, uint64_t now)
 	    secs, rate, st.bytes_retransmitted, p->on_direct ? "direct" : "relay");
 	log_verbose(2, "stream: %" PRIu64 " packets sent, %" PRIu64 " received, %" PRIu64
 	    " lost (%" PRIu64 " spurious), %" PRIu64 " PTOs; srtt %" PRIu64 " us, min %" PRIu64
-	    " us; cwnd %" PRIu64 ", pacing %" PRIu64 " B/s; %" PRIu64 " datagrams not sent",
+	    " us; cwnd %" PRIu64 ", pacing %" PRIu64 " B/s; %" PRIu64 " datagrams not sent; "
+	    "payload %" PRIu64 " bytes after %" PRIu64 " path MTU probes",
 	    st.packets_sent, st.packets_received, st.packets_lost, st.packets_spurious,
-	    st.pto_count, st.srtt_us, st.min_rtt_us, st.cwnd, st.pacing_rate, p->q.dropped);
+	    st.pto_count, st.srtt_us, st.min_rtt_us, st.cwnd, st.pacing_rate, p->q.dropped,
+	    st.payload, st.pmtu_probes);
 }

@@ -76,6 +76,16 @@ struct rx_arg {
 
 static struct rx_arg rx_args[TRAV_MAX_SOCKS];
 
+static void
+pmtu_probe_mode(int fd, int family)
+{
+	int v4 = IP_PMTUDISC_PROBE, v6 = IPV6_PMTUDISC_PROBE;
+
+	(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof v4);
+	if (family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof v6);
+}
+
 static int
 open_one(struct peer *p, unsigned idx, uint16_t port)
 {
@@ -95,6 +105,10 @@ open_one(struct peer *p, unsigned idx, uint16_t port)
 	set_bufs(fd);
 	/* runs of datagrams in one buffer where the kernel can (else one by one) */
 	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+	/* Don't fragment, and don't let a cached path MTU refuse our probes: the stream finds
+	 * the path's MTU itself (stream_pmtu_search); a datagram too big for the interface
+	 * fails with EMSGSIZE and counts as lost. */
+	pmtu_probe_mode(fd, p->family);
 	memset(&ss, 0, sizeof ss);
 	if (p->family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -209,8 +223,8 @@ run_end(const struct sendq *q, unsigned i)
 	size_t seg = q->lens[i], total = seg;
 	unsigned j = i + 1;
 
-	if (gso_off)
-		return j;
+	if (gso_off || seg > q->gso_seg_max)
+		return j;	/* a probe that is too big must fail alone, not with a run */
 	while (j < q->n && q->lens[j] <= seg && total + q->lens[j] <= GSO_MAX_BYTES &&
 	    same_to(q, i, j)) {
 		total += q->lens[j];

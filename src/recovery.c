@@ -244,6 +244,8 @@ detect_lost(struct recovery *rec, uint64_t now)
 		}
 		prefix = false;
 		declare_lost(rec, pn, sp);
+		if (sp->flags & SP_PMTU)
+			continue;	/* too big for the path, not a sign of congestion */
 		count++;
 		if (!(sp->flags & SP_OLD_PATH)) {
 			cc_relevant = true;

@@ -35,6 +35,7 @@ enum {
 #define SP_APP_LIMITED	0x20
 #define SP_OLD_PATH	0x40	/* sent before the last path change: no RTT or cc samples */
 #define SP_CLOSE	0x80
+#define SP_PMTU		0x100	/* a path MTU probe: its loss says nothing about congestion */
 
 struct sent_pkt {
 	uint64_t time;			/* sent at */
@@ -43,7 +44,8 @@ struct sent_pkt {
 	uint64_t delivered, delivered_time, first_sent_time;	/* rate sampling */
 	uint32_t stream_len;
 	uint32_t size;			/* bytes counted in flight */
-	uint8_t state, flags;
+	uint8_t state;
+	uint16_t flags;
 };
 
 struct recovery_cb {

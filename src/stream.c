@@ -12,6 +12,7 @@
 #include "frame.h"
 #include "packet.h"
 #include "pacer.h"
+#include "pmtu.h"
 #include "rangeset.h"
 #include "recovery.h"
 #include "wire.h"
@@ -34,6 +35,8 @@ struct stream {
 	struct stream_config cfg;
 	struct recovery rec;
 	struct pacer pacer;
+	struct pmtu pmtu;
+	uint64_t cb_now;		/* `now` of the call that runs the recovery callbacks */
 	struct rangeset acked;		/* acknowledged ranges above snd_una */
 	struct rangeset retx;		/* ranges to send again */
 	struct rangeset rcvd;		/* received ranges at or above rcv_read */
@@ -74,6 +77,7 @@ struct stream {
 	size_t max_payload;
 
 	uint64_t stat_bytes_sent, stat_bytes_retx, stat_packets_sent, stat_packets_received;
+	uint64_t stat_pmtu_probes;
 
 	enum stream_state state;
 	enum stream_path_state path;
@@ -244,11 +248,19 @@ mark_acked(struct stream *s, uint64_t lo, uint64_t hi)
 	}
 }
 
+static void set_payload(struct stream *s, size_t payload);
+
 static void
 on_acked(void *ctx, uint64_t pn, const struct sent_pkt *sp, bool spurious)
 {
 	struct stream *s = ctx;
 
+	if (sp->flags & SP_PMTU) {
+		size_t best = pmtu_on_acked(&s->pmtu, s->cb_now, sp->stream_len);
+
+		if (best > s->max_payload)
+			set_payload(s, best);
+	}
 	if (sp->flags & SP_STREAM)
 		mark_acked(s, sp->stream_off, sp->stream_off + sp->stream_len);
 	if (sp->flags & SP_FIN) {
@@ -265,6 +277,10 @@ on_lost(void *ctx, uint64_t pn, const struct sent_pkt *sp)
 {
 	struct stream *s = ctx;
 
+	if (sp->flags & SP_PMTU) {
+		pmtu_on_lost(&s->pmtu, s->cb_now, sp->stream_len);
+		return;
+	}
 	if ((sp->flags & SP_STREAM) && sp->stream_len > 0) {
 		uint64_t lo = max_u64(sp->stream_off, s->snd_una);
 		uint64_t hi = sp->stream_off + sp->stream_len;
@@ -400,6 +416,7 @@ apply_frame(struct stream *s, uint64_t now, const struct frame *f, bool *eliciti
 	case FRAME_PADDING:
 		return 0;
 	case FRAME_ACK:
+		s->cb_now = now;
 		if (recovery_on_ack(&s->rec, now, &f->u.ack) != 0)
 			return -STREAM_CLOSE_PROTOCOL;
 		pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
@@ -700,6 +717,39 @@ cwnd_allows(const struct stream *s)
 	return s->rec.bytes_in_flight + dgram(s->max_payload) <= s->rec.cc.cwnd;
 }
 
+/* A path MTU probe may go: the path is validated and has room for it in the window. */
+static bool
+pmtu_probe_allowed(const struct stream *s, size_t payload)
+{
+	return payload > 0 && s->path == STREAM_PATH_VALID && s->rec.has_rtt &&
+	    s->rec.bytes_in_flight + dgram(payload) <= s->rec.cc.cwnd;
+}
+
+/* PING padded to exactly `payload` bytes (with an ACK if one is pending), sent alone. */
+static size_t
+pmtu_probe_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t payload, uint64_t *pn)
+{
+	struct wr w;
+	struct sent_pkt sp = {0};
+
+	wr_init(&w, buf, payload);
+	if (s->ack_pending)
+		write_ack(s, &w, now, &sp);
+	if (!frame_write_ping(&w))
+		return 0;	/* cannot happen: an ACK frame is far smaller than a probe */
+	memset(w.p, FRAME_PADDING, wr_left(&w));
+	sp.flags |= SP_PMTU;
+	sp.stream_len = (uint32_t)payload;	/* for the callbacks: the size it tried */
+	sp.size = (uint32_t)dgram(payload);
+	*pn = s->rec.next_pn;
+	recovery_on_sent(&s->rec, now, &sp, true);
+	pmtu_on_sent(&s->pmtu);
+	s->last_eliciting_sent = now;
+	s->stat_packets_sent++;
+	s->stat_pmtu_probes++;
+	return payload;
+}
+
 static size_t
 close_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uint64_t *pn)
 {
@@ -733,8 +783,13 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 	struct sent_pkt sp = {0};
 	uint8_t *mark;
 	bool data_ok, eliciting = false, probe, room_el;
+	size_t probe_len;
 
 	check_done(s, now);
+	s->cb_now = now;
+	probe_len = pmtu_due(&s->pmtu, now);
+	if (probe_len > cap)
+		probe_len = 0;
 	cap = min_u64(cap, s->max_payload);
 	if (cap < STREAM_PAYLOAD_MIN / 2)
 		return 0;
@@ -745,6 +800,8 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 	if (!recovery_has_room(&s->rec, now, false))
 		return 0;
 	room_el = recovery_has_room(&s->rec, now, true);
+	if (room_el && !s->done_local && pmtu_probe_allowed(s, probe_len))
+		return pmtu_probe_packet(s, now, buf, probe_len, pn);
 	probe = s->rec.probes > 0;
 	data_ok = room_el && have_data(s) &&
 	    (probe || (cwnd_allows(s) && pacer_can_send(&s->pacer, now, dgram(s->max_payload))));
@@ -826,6 +883,8 @@ stream_deadline(const struct stream *s)
 		return 0;
 	if (have_data(s) && cwnd_allows(s) && room_el)
 		t = pacer_next_time(&s->pacer, 0, dgram(s->max_payload));
+	if (room_el && !s->done_local && pmtu_probe_allowed(s, s->pmtu.trying))
+		t = min_u64(t, pmtu_deadline(&s->pmtu));
 	if (!room_el)
 		t = recovery_room_deadline(&s->rec);
 	if (s->ack_pending)
@@ -856,7 +915,10 @@ stream_on_timeout(struct stream *s, uint64_t now)
 		s->close_reason = STREAM_CLOSE_IDLE;
 		return;
 	}
+	s->cb_now = now;
 	recovery_on_timeout(&s->rec, now);
+	if (s->rec.pto_count >= 2 && s->pmtu.ceiling != 0 && s->max_payload > s->pmtu.base)
+		set_payload(s, pmtu_black_hole(&s->pmtu, now));	/* big packets stopped */
 	pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
 	if (s->cfg.keepalive_us > 0 && s->rec.eliciting_in_flight == 0 &&
 	    now >= s->last_eliciting_sent + s->cfg.keepalive_us)
@@ -1058,6 +1120,12 @@ stream_path_changed(struct stream *s, uint64_t now)
 		s->challenge[i] = (uint8_t)(v >> (8 * i));
 	s->path = STREAM_PATH_VALIDATING;
 	s->challenge_pending = true;
+	/* A size that fit the old path may not fit this one: the shell starts a new search. */
+	if (s->pmtu.ceiling != 0 || s->pmtu.best > s->pmtu.base) {
+		if (s->pmtu.base != 0)
+			s->max_payload = clamp_payload(s->pmtu.base);
+		pmtu_stop(&s->pmtu);
+	}
 	s->path_deadline = now + 6 * s->cfg.initial_rtt_us;
 	recovery_path_reset(&s->rec, now, dgram(s->max_payload));
 	pacer_init(&s->pacer, dgram(s->max_payload), now);
@@ -1085,8 +1153,8 @@ stream_path_state(const struct stream *s)
 	return s->path;
 }
 
-void
-stream_set_max_payload(struct stream *s, size_t max_payload)
+static void
+set_payload(struct stream *s, size_t max_payload)
 {
 	max_payload = clamp_payload(max_payload);
 	/* The rings and range sets were sized for the configured payload; never go above it. */
@@ -1098,6 +1166,27 @@ stream_set_max_payload(struct stream *s, size_t max_payload)
 }
 
 void
+stream_set_max_payload(struct stream *s, size_t max_payload)
+{
+	pmtu_stop(&s->pmtu);
+	set_payload(s, max_payload);
+}
+
+void
+stream_pmtu_search(struct stream *s, uint64_t now, size_t ceiling)
+{
+	if (ceiling > s->cfg.max_payload)
+		ceiling = s->cfg.max_payload;
+	pmtu_start(&s->pmtu, now, s->max_payload, ceiling);
+}
+
+size_t
+stream_payload(const struct stream *s)
+{
+	return s->max_payload;
+}
+
+void
 stream_get_stats(const struct stream *s, struct stream_stats *st)
 {
 	memset(st, 0, sizeof *st);
@@ -1106,6 +1195,8 @@ stream_get_stats(const struct stream *s, struct stream_stats *st)
 	st->bytes_received = s->rcv_contig;
 	st->bytes_retransmitted = s->stat_bytes_retx;
 	st->packets_sent = s->stat_packets_sent;
+	st->pmtu_probes = s->stat_pmtu_probes;
+	st->payload = s->max_payload;
 	st->packets_received = s->stat_packets_received;
 	st->packets_lost = s->rec.stat_lost;
 	st->packets_spurious = s->rec.stat_spurious;

@@ -104,6 +104,8 @@ struct stream_stats {
 	uint64_t packets_received;
 	uint64_t packets_lost;		/* declared lost (including spurious) */
 	uint64_t packets_spurious;	/* declared lost, then acknowledged after all */
+	uint64_t pmtu_probes;		/* path MTU probes sent */
+	uint64_t payload;		/* frame bytes per packet now */
 	uint64_t pto_count;		/* probe timeouts fired */
 	uint64_t srtt_us, min_rtt_us, rttvar_us, latest_rtt_us;
 	uint64_t cwnd;			/* congestion window, bytes */
@@ -181,8 +183,21 @@ const char *stream_reason_text(uint64_t reason, char *buf, size_t cap);
  * flight on the old path are given time before they count as lost). */
 void stream_path_changed(struct stream *s, uint64_t now);
 enum stream_path_state stream_path_state(const struct stream *s);
-/* Changes the frame bytes per packet (e.g. a relay envelope takes room on that path). */
+/* Changes the frame bytes per packet (e.g. a relay envelope takes room on that path) and ends
+ * any path MTU search. */
 void stream_set_max_payload(struct stream *s, size_t max_payload);
+/*
+ * Searches for a larger payload on the current path, up to ceiling (at most the configured
+ * max_payload), with padded probes (src/pmtu.h); the payload in use now is the base. The
+ * shell calls it for paths that may carry more than the base (not the relay) and again after
+ * every path change, which returns the stream to the base. Probes go once the path is
+ * validated; the datagrams they make are larger than the others: a shell must send a datagram
+ * larger than stream_payload() + PKT_OVERHEAD on its own (no GSO run), with the don't-fragment
+ * bit set, and may drop it when the kernel refuses it as too large.
+ */
+void stream_pmtu_search(struct stream *s, uint64_t now, size_t ceiling);
+/* Frame bytes per packet in use now. */
+size_t stream_payload(const struct stream *s);
 
 void stream_get_stats(const struct stream *s, struct stream_stats *st);
 /* The largest packet number the peer acknowledged + 1 (0 = none yet), for pkt_on_acked():

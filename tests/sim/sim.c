@@ -245,6 +245,10 @@ sim_init(struct sim *sim, const struct sim_config *cfg)
 		n->s = stream_new(&cfg->stream[i], 0);
 		if (n->s == NULL)
 			return -1;
+		if (cfg->pmtu_ceiling > 0) {
+			stream_set_max_payload(n->s, cfg->pmtu_base);
+			stream_pmtu_search(n->s, 0, cfg->pmtu_ceiling);
+		}
 		if (pkt_init_raw(&n->pkt, PKT_CHACHA20POLY1305, i == 0 ? k0 : k1, i == 0 ? k1 : k0,
 		    i == 0 ? 0x1111 : 0x2222, i == 0 ? 0x2222 : 0x1111, 0) != 0)
 			return -1;
@@ -365,6 +369,17 @@ tracing(void)
 }
 
 /* Puts a datagram from node `from` on its link; takes ownership of buffer b. */
+/* The link's MTU, or the smaller one of a black hole from its time on. */
+static bool
+too_big(const struct sim *sim, const struct sim_link *l, size_t len)
+{
+	size_t mtu = l->cfg.mtu;
+
+	if (sim->cfg.mtu_change_at_us > 0 && sim->now >= sim->cfg.mtu_change_at_us)
+		mtu = sim->cfg.mtu_after;
+	return mtu > 0 && len > mtu;
+}
+
 static void
 link_send(struct sim *sim, int from, uint32_t b, size_t len)
 {
@@ -383,6 +398,13 @@ link_send(struct sim *sim, int from, uint32_t b, size_t len)
 		    (double)sim->now / 1e6, from, len, (unsigned long long)st.cwnd,
 		    (unsigned long long)st.bytes_in_flight, (unsigned long long)st.srtt_us,
 		    (int)stream_state(sim->node[from].s));
+	}
+	if (too_big(sim, l, len)) {
+		if (tracing())
+			fprintf(stderr, "  too big\n");
+		l->dropped_mtu++;
+		buf_put(sim, b);
+		return;
 	}
 	if (lose(sim, l)) {
 		if (tracing())
@@ -678,6 +700,8 @@ path_switch(struct sim *sim)
 	sim->switches++;
 	for (int i = 0; i < 2; i++) {
 		stream_path_changed(sim->node[i].s, sim->now);
+		if (sim->cfg.pmtu_ceiling > 0)
+			stream_pmtu_search(sim->node[i].s, sim->now, sim->cfg.pmtu_ceiling);
 		service(sim, i);
 	}
 }

@@ -34,6 +34,7 @@ struct sim_link_cfg {
 	uint64_t reorder_us;
 	double duplicate;		/* probability of delivering twice */
 	double corrupt;			/* probability of flipping one byte */
+	size_t mtu;			/* largest datagram it carries (larger: dropped); 0 = any */
 };
 
 struct sim_link {
@@ -44,6 +45,7 @@ struct sim_link {
 	uint64_t police_last_us;	/* time of its last refill */
 	bool police_started;		/* the bucket was filled (at the first datagram) */
 	uint64_t sent, dropped_loss, dropped_queue, dropped_police, corrupted, duplicated;
+	uint64_t dropped_mtu;
 	uint64_t qdelay_hist[4096];	/* queueing delay in 100 us bins (data packets) */
 	uint64_t qdelay_count;
 };
@@ -87,6 +89,12 @@ struct sim_config {
 	uint64_t switch_every_us;	/* after the first switch, switch back and forth this often */
 	unsigned switch_count;		/* ... this many more times */
 	bool check_invariants;		/* check sim_invariants() after every event (see below) */
+	/* Path MTU: with pmtu_ceiling > 0 each stream starts at pmtu_base and searches up to
+	 * the ceiling (stream_pmtu_search), again after every path switch. From mtu_change_at_us
+	 * on both links carry datagrams of at most mtu_after bytes (a black hole, no switch). */
+	size_t pmtu_base, pmtu_ceiling;
+	uint64_t mtu_change_at_us;
+	size_t mtu_after;
 };
 
 struct sim_event;

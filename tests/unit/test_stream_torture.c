@@ -38,6 +38,7 @@ mix(uint64_t *x)
 /* Totals over the seeds run, to show that the mix really happened. */
 struct totals {
 	uint64_t seeds, rekeys, switches, corrupted, duplicated, lost, open_failures;
+	uint64_t pmtu_probes, pmtu_raised, too_big;
 };
 
 static void
@@ -108,6 +109,23 @@ scenario(uint64_t seed, struct sim_config *cfg, char *desc, size_t cap)
 	for (int i = 0; i < 2; i++)
 		if (!cfg->crypto || payload > 1400)
 			cfg->link[i].corrupt = cfg->switch_link[i].corrupt = 0;
+	if (payload >= 600 && mix(&x) % 4 == 0) {
+		/* path MTU search (drawn last: older seeds keep their scenarios): from 3/4 of
+		 * the payload up to it, on links that carry it all, only part of the way, or
+		 * stop carrying it midway (a black hole) */
+		uint64_t kind = mix(&x) % 3;
+		size_t base = payload * 3 / 4;
+
+		cfg->pmtu_base = base;
+		cfg->pmtu_ceiling = payload;
+		for (int i = 0; i < 2; i++)
+			cfg->link[i].mtu = cfg->switch_link[i].mtu = kind == 1 ?
+			    base + (payload - base) / 3 + PKT_OVERHEAD : 0;
+		if (kind == 2) {
+			cfg->mtu_change_at_us = mix(&x) % (rtt * 30 + 1) + 1000;
+			cfg->mtu_after = base + PKT_OVERHEAD;
+		}
+	}
 	cfg->max_time_us = UINT64_C(600) * 1000000;
 	cfg->check_invariants = true;
 	snprintf(desc, cap, "torture seed %llu: %s rtt %lluus rate %lluMbit payload %zu bytes "
@@ -119,6 +137,12 @@ scenario(uint64_t seed, struct sim_config *cfg, char *desc, size_t cap)
 	    cfg->switch_at_us ? cfg->switch_count : 0u, cfg->switch_drops_in_flight ? " drop" : "",
 	    cfg->link[0].loss + cfg->link[0].ge_enter_bad, cfg->link[0].reorder,
 	    cfg->link[0].duplicate, cfg->link[0].corrupt);
+	if (cfg->pmtu_ceiling > 0) {
+		size_t l = strlen(desc);
+
+		snprintf(desc + l, cap - l, " pmtu %zu..%zu mtu %zu%s", cfg->pmtu_base,
+		    cfg->pmtu_ceiling, cfg->link[0].mtu, cfg->mtu_change_at_us ? " black hole" : "");
+	}
 }
 
 static int
@@ -156,6 +180,14 @@ run_seed(uint64_t seed, struct totals *t)
 		t->duplicated += sim.link[i].duplicated;
 		t->lost += sim.link[i].dropped_loss + sim.link[i].dropped_queue;
 		t->open_failures += sim.node[i].open_failures;
+		t->too_big += sim.link[i].dropped_mtu;
+		if (cfg.pmtu_ceiling > 0) {
+			struct stream_stats st;
+
+			stream_get_stats(sim.node[i].s, &st);
+			t->pmtu_probes += st.pmtu_probes;
+			t->pmtu_raised += st.payload > cfg.pmtu_base;
+		}
 	}
 	sim_free(&sim);
 	return ok ? 0 : 1;
@@ -184,11 +216,14 @@ torture(uint64_t first, uint64_t count)
 	for (uint64_t s = first; s < first + count; s++)
 		failed += run_seed(s, &t);
 	print_message("seeds %llu..%llu: %d failed; %llu rekeys, %llu path switches, %llu corrupted, "
-	    "%llu duplicated, %llu lost, %llu refused by the packet layer\n",
+	    "%llu duplicated, %llu lost, %llu refused by the packet layer; %llu path MTU probes, "
+	    "%llu streams raised their payload, %llu too big for the link\n",
 	    (unsigned long long)first, (unsigned long long)(first + count - 1), failed,
 	    (unsigned long long)t.rekeys, (unsigned long long)t.switches,
 	    (unsigned long long)t.corrupted, (unsigned long long)t.duplicated,
-	    (unsigned long long)t.lost, (unsigned long long)t.open_failures);
+	    (unsigned long long)t.lost, (unsigned long long)t.open_failures,
+	    (unsigned long long)t.pmtu_probes, (unsigned long long)t.pmtu_raised,
+	    (unsigned long long)t.too_big);
 	assert_int_equal(failed, 0);
 	/* the mix happened: every kind of trouble occurred somewhere in the range */
 	if (count >= 100) {
