@@ -3,21 +3,27 @@
  * protect against a peer that is itself hostile). The input is a sequence of
  * [length (2 bytes, big-endian) | payload] records, fed as packets with increasing numbers,
  * with the core's own packets and timers run in between so acknowledgments have something to
- * refer to. Crashes, sanitizer reports, or a broken invariant (more readable than the window,
- * a packet longer than asked) are failures.
+ * refer to. Inputs of odd length run a path MTU search (src/pmtu.c) from 1171 to 1443 bytes,
+ * so acknowledgments and losses of probes are reached too. Crashes, sanitizer reports, or a
+ * broken invariant (more readable than the window, a packet longer than asked) are failures.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stream.h"
 
+#define PMTU_CEILING 1443
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t out[STREAM_PAYLOAD_DEFAULT], junk[4096];
+	static uint8_t out[PMTU_CEILING], junk[4096];
+	bool pmtu = size & 1;
+	size_t cap = pmtu ? sizeof out : STREAM_PAYLOAD_DEFAULT;
 	struct stream_config cfg;
 	struct stream *s;
 	uint64_t now = 1000, pn, rx_pn = 0;
@@ -27,9 +33,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.send_buffer = 1 << 16;
 	cfg.recv_window = 1 << 16;
 	cfg.recv_window_max = 1 << 17;
+	if (pmtu)
+		cfg.max_payload = PMTU_CEILING;
 	s = stream_new(&cfg, 0);
 	if (s == NULL)
 		abort();
+	if (pmtu) {
+		stream_set_max_payload(s, STREAM_PAYLOAD_DEFAULT);
+		stream_pmtu_search(s, 0, PMTU_CEILING);
+	}
 	memset(junk, 'j', sizeof junk);
 	stream_write(s, junk, sizeof junk);
 	while (at + 2 <= size) {
@@ -44,9 +56,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		now += 1000 + (len & 0xff) * 100;
 		if (stream_deadline(s) <= now)
 			stream_on_timeout(s, now);
-		for (int k = 0; k < 64 && (n = stream_next_packet(s, now, out, sizeof out, &pn)); k++)
-			if (n > sizeof out)
-				abort();
+		for (int k = 0; k < 64 && (n = stream_next_packet(s, now, out, cap, &pn)); k++)
+			if (n > cap || (n > stream_payload(s) && n != PMTU_CEILING &&
+			    n != STREAM_PAYLOAD_DEFAULT + (PMTU_CEILING - STREAM_PAYLOAD_DEFAULT) / 2))
+				abort();	/* larger than the payload: only a probe, of its sizes */
 		if (stream_readable(s) > cfg.recv_window_max)
 			abort();
 		stream_read(s, junk, sizeof junk);
