@@ -14,7 +14,9 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "fuzz_trav.h"
 #include "handshake.h"
+#include "hs_pair.h"
 #include "peer_mailbox.h"
 #include "traversal.h"
 
@@ -25,34 +27,8 @@ static struct handshake hs_a0, hs_b0;
 static void
 setup(void)
 {
-	static const char pw[] = "fuzz";
-	struct hs_params p = { .initiator = true, .password = pw, .password_len = 4,
-		.nameplate = 1 };
-	struct hs_params q = p;
-	uint8_t m[HS_MSG_MAX];
-	size_t n;
-
-	q.initiator = false;
-	if (sodium_init() < 0 || hs_init(&hs_a0, &p) != 0 || hs_init(&hs_b0, &q) != 0)
+	if (sodium_init() < 0 || !hs_pair(&hs_a0, &hs_b0, "fuzz", 1, true))
 		abort();
-	for (int r = 0; r < 4; r++) {
-		while ((n = hs_build(&hs_a0, m, sizeof m)) > 0)
-			hs_receive(&hs_b0, m, n);
-		while ((n = hs_build(&hs_b0, m, sizeof m)) > 0)
-			hs_receive(&hs_a0, m, n);
-	}
-	if (hs_state(&hs_a0) != HS_DONE || hs_state(&hs_b0) != HS_DONE)
-		abort();
-}
-
-static void
-drain(struct trav *t, uint64_t now)
-{
-	struct trav_out o;
-
-	for (int i = 0; i < 4096 && trav_poll(t, now, &o); i++)
-		if (o.len != TRAV_PROBE_LEN || o.sock >= TRAV_MAX_SOCKS || o.to.family == 0)
-			abort();
 }
 
 /* Checks mb_demux's promises about what it returns. */
@@ -132,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			(void)trav_peer_candidates(&t, now, m.body, m.len);
 		}
-		drain(&t, now);
+		fuzz_trav_drain(&t, now);
 	}
 	return 0;
 }

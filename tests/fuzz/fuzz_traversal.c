@@ -12,7 +12,9 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "fuzz_trav.h"
 #include "handshake.h"
+#include "hs_pair.h"
 #include "traversal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,36 +24,8 @@ static struct handshake hs_a, hs_b;
 static void
 setup(void)
 {
-	static const char pw[] = "fuzz";
-	struct hs_params p = { .initiator = true, .password = pw, .password_len = 4,
-		.nameplate = 1 };
-	struct hs_params q = p;
-	uint8_t m[HS_MSG_MAX];
-	size_t n;
-
-	q.initiator = false;
-	if (sodium_init() < 0 || hs_init(&hs_a, &p) != 0 || hs_init(&hs_b, &q) != 0)
+	if (sodium_init() < 0 || !hs_pair(&hs_a, &hs_b, "fuzz", 1, true))
 		abort();
-	for (int r = 0; r < 4; r++) {
-		while ((n = hs_build(&hs_a, m, sizeof m)) > 0)
-			hs_receive(&hs_b, m, n);
-		while ((n = hs_build(&hs_b, m, sizeof m)) > 0)
-			hs_receive(&hs_a, m, n);
-	}
-	if (hs_state(&hs_a) != HS_DONE)
-		abort();
-}
-
-static void
-drain(struct trav *t, uint64_t now)
-{
-	struct trav_out o;
-
-	for (int i = 0; i < 4096 && trav_poll(t, now, &o); i++)
-		if (o.len != TRAV_PROBE_LEN || o.sock >= TRAV_MAX_SOCKS || o.to.family == 0)
-			abort();
-	if (trav_deadline(t) < now && trav_poll(t, now, &o))
-		abort();	/* a past deadline with nothing left to do would spin the shell */
 }
 
 int
@@ -112,7 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			now += (uint64_t)len * 50 * US_PER_MS;
 			break;
 		}
-		drain(&t, now);
+		fuzz_trav_drain(&t, now);
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "handshake.h"
+#include "hs_pair.h"
 #include "peer_mailbox.h"
 #include "traversal.h"
 
@@ -24,26 +25,7 @@ struct pair {
 static void
 handshake_pair(struct pair *p, bool finish)
 {
-	static const char pw[] = "mailbox";
-	struct hs_params pa = { .initiator = true, .password = pw, .password_len = 7,
-		.nameplate = 3 };
-	struct hs_params pb = pa;
-	uint8_t m[HS_MSG_MAX];
-	size_t n;
-
-	pb.initiator = false;
-	assert_int_equal(hs_init(&p->a, &pa), 0);
-	assert_int_equal(hs_init(&p->b, &pb), 0);
-	for (int r = 0; finish && r < 4; r++) {
-		while ((n = hs_build(&p->a, m, sizeof m)) > 0)
-			hs_receive(&p->b, m, n);
-		while ((n = hs_build(&p->b, m, sizeof m)) > 0)
-			hs_receive(&p->a, m, n);
-	}
-	if (finish) {
-		assert_int_equal(hs_state(&p->a), HS_DONE);
-		assert_int_equal(hs_state(&p->b), HS_DONE);
-	}
+	assert_true(hs_pair(&p->a, &p->b, "mailbox", 3, finish));
 }
 
 /* Seals plain from a to b and demultiplexes it on b. */
