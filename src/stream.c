@@ -788,8 +788,10 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 	check_done(s, now);
 	s->cb_now = now;
 	probe_len = pmtu_due(&s->pmtu, now);
-	if (probe_len > cap)
+	if (probe_len > cap) {
+		pmtu_stop(&s->pmtu);	/* the caller cannot send it: end the search, no busy deadline */
 		probe_len = 0;
+	}
 	cap = min_u64(cap, s->max_payload);
 	if (cap < STREAM_PAYLOAD_MIN / 2)
 		return 0;

@@ -194,7 +194,7 @@ void stream_set_max_payload(struct stream *s, size_t max_payload);
  * validated; the datagrams they make are larger than the others: a shell must send a datagram
  * larger than stream_payload() + PKT_OVERHEAD on its own (no GSO run), with the don't-fragment
  * bit set, and may drop it when the kernel refuses it as too large. While a search runs, the
- * cap given to stream_next_packet must hold the ceiling (else no probe goes).
+ * cap given to stream_next_packet must hold the ceiling (else the search ends).
  */
 void stream_pmtu_search(struct stream *s, uint64_t now, size_t ceiling);
 /* Frame bytes per packet in use now. */
