@@ -12,7 +12,9 @@ try_size(struct pmtu *m, uint64_t next, size_t size)
 void
 pmtu_start(struct pmtu *m, uint64_t now, size_t base, size_t ceiling)
 {
-	*m = (struct pmtu){ .base = base, .best = base };
+	uint64_t seq = m->seq;
+
+	*m = (struct pmtu){ .base = base, .best = base, .seq = seq, .epoch_seq = seq };
 	if (ceiling > base) {
 		m->ceiling = ceiling;
 		try_size(m, now, ceiling);
@@ -39,18 +41,21 @@ pmtu_deadline(const struct pmtu *m)
 	return m->trying != 0 && !m->in_flight ? m->next : UINT64_MAX;
 }
 
-void
+uint64_t
 pmtu_on_sent(struct pmtu *m)
 {
 	m->in_flight = true;
+	m->in_flight_seq = m->seq;
+	return m->seq++;
 }
 
 size_t
-pmtu_on_acked(struct pmtu *m, uint64_t now, size_t payload)
+pmtu_on_acked(struct pmtu *m, uint64_t now, size_t payload, uint64_t seq)
 {
-	if (m->ceiling == 0)
-		return m->best;		/* a probe from before a stop or a path change */
-	m->in_flight = false;
+	if (m->ceiling == 0 || seq < m->epoch_seq)
+		return m->best;		/* a probe from before a stop, path change or black hole */
+	if (seq == m->in_flight_seq)
+		m->in_flight = false;
 	if (payload > m->best)
 		m->best = payload;
 	if (m->best >= m->ceiling)
@@ -61,11 +66,11 @@ pmtu_on_acked(struct pmtu *m, uint64_t now, size_t payload)
 }
 
 void
-pmtu_on_lost(struct pmtu *m, uint64_t now, size_t payload)
+pmtu_on_lost(struct pmtu *m, uint64_t now, size_t payload, uint64_t seq)
 {
 	size_t mid;
 
-	if (m->ceiling == 0 || payload != m->trying)
+	if (m->ceiling == 0 || !m->in_flight || seq != m->in_flight_seq || payload != m->trying)
 		return;
 	m->in_flight = false;
 	if (++m->lost < PMTU_MAX_PROBES)
@@ -80,6 +85,7 @@ pmtu_on_lost(struct pmtu *m, uint64_t now, size_t payload)
 size_t
 pmtu_black_hole(struct pmtu *m, uint64_t now)
 {
+	m->epoch_seq = m->seq;
 	m->best = m->base;
 	if (m->ceiling > m->base)
 		try_size(m, now + PMTU_BLACK_HOLE_RETRY_US, m->ceiling);

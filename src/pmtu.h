@@ -29,6 +29,9 @@ struct pmtu {
 	unsigned lost;		/* probes of `trying` declared lost */
 	bool in_flight;		/* a probe is outstanding */
 	uint64_t next;		/* no probe before this time */
+	uint64_t seq;		/* probes sent, ever (never reset: names each probe) */
+	uint64_t in_flight_seq;	/* the outstanding probe */
+	uint64_t epoch_seq;	/* probes before this one predate the search or black hole */
 };
 
 /* Starts a search from base (in use now) up to ceiling; ceiling <= base means none. */
@@ -39,10 +42,14 @@ void pmtu_stop(struct pmtu *m);
 size_t pmtu_due(const struct pmtu *m, uint64_t now);
 /* When a probe will be due (UINT64_MAX: none is pending). */
 uint64_t pmtu_deadline(const struct pmtu *m);
-void pmtu_on_sent(struct pmtu *m);
-/* A probe of `payload` was acknowledged: returns the payload to use from now on. */
-size_t pmtu_on_acked(struct pmtu *m, uint64_t now, size_t payload);
-void pmtu_on_lost(struct pmtu *m, uint64_t now, size_t payload);
+/* A probe went: returns its sequence number, to give back with its ack or loss. */
+uint64_t pmtu_on_sent(struct pmtu *m);
+/* Probe seq of `payload` bytes was acknowledged: returns the payload to use from now on.
+ * Probes from before the current search (or black hole) do not count. */
+size_t pmtu_on_acked(struct pmtu *m, uint64_t now, size_t payload, uint64_t seq);
+/* Probe seq was declared lost; only the outstanding one counts (late reports of older
+ * probes would skip sizes or the raise timer). */
+void pmtu_on_lost(struct pmtu *m, uint64_t now, size_t payload, uint64_t seq);
 /* Large packets stopped getting through: returns the base to fall back to. */
 size_t pmtu_black_hole(struct pmtu *m, uint64_t now);
 

@@ -256,7 +256,7 @@ on_acked(void *ctx, uint64_t pn, const struct sent_pkt *sp, bool spurious)
 	struct stream *s = ctx;
 
 	if (sp->flags & SP_PMTU) {
-		size_t best = pmtu_on_acked(&s->pmtu, s->cb_now, sp->stream_len);
+		size_t best = pmtu_on_acked(&s->pmtu, s->cb_now, sp->stream_len, sp->stream_off);
 
 		if (best > s->max_payload)
 			set_payload(s, best);
@@ -278,7 +278,7 @@ on_lost(void *ctx, uint64_t pn, const struct sent_pkt *sp)
 	struct stream *s = ctx;
 
 	if (sp->flags & SP_PMTU) {
-		pmtu_on_lost(&s->pmtu, s->cb_now, sp->stream_len);
+		pmtu_on_lost(&s->pmtu, s->cb_now, sp->stream_len, sp->stream_off);
 		return;
 	}
 	if ((sp->flags & SP_STREAM) && sp->stream_len > 0) {
@@ -739,11 +739,12 @@ pmtu_probe_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t payload, 
 		return 0;	/* cannot happen: an ACK frame is far smaller than a probe */
 	memset(w.p, FRAME_PADDING, wr_left(&w));
 	sp.flags |= SP_PMTU;
-	sp.stream_len = (uint32_t)payload;	/* for the callbacks: the size it tried */
+	/* for the callbacks: the size it tried and which probe it was */
+	sp.stream_len = (uint32_t)payload;
+	sp.stream_off = pmtu_on_sent(&s->pmtu);
 	sp.size = (uint32_t)dgram(payload);
 	*pn = s->rec.next_pn;
 	recovery_on_sent(&s->rec, now, &sp, true);
-	pmtu_on_sent(&s->pmtu);
 	s->last_eliciting_sent = now;
 	s->stat_packets_sent++;
 	s->stat_pmtu_probes++;

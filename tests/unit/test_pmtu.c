@@ -27,23 +27,25 @@ static void
 search_goes_up_then_stops(void **state)
 {
 	struct pmtu m;
+	uint64_t q;
 
 	(void)state;
+	memset(&m, 0, sizeof m);
 	pmtu_start(&m, 0, BASE, CEIL);
 	assert_int_equal(pmtu_due(&m, 0), CEIL);
-	pmtu_on_sent(&m);
+	q = pmtu_on_sent(&m);
 	assert_int_equal(pmtu_due(&m, 0), 0);		/* one at a time */
 	assert_int_equal(pmtu_deadline(&m), UINT64_MAX);
-	assert_int_equal(pmtu_on_acked(&m, 10, CEIL), CEIL);
+	assert_int_equal(pmtu_on_acked(&m, 10, CEIL, q), CEIL);
 	assert_int_equal(pmtu_due(&m, 10 * SEC * 1000), 0);	/* done for good */
 	/* a ceiling at or below the base: no search */
 	pmtu_start(&m, 0, BASE, BASE);
 	assert_int_equal(pmtu_due(&m, 0), 0);
 	/* stopped: a late ack changes nothing */
 	pmtu_start(&m, 0, BASE, CEIL);
-	pmtu_on_sent(&m);
+	q = pmtu_on_sent(&m);
 	pmtu_stop(&m);
-	assert_int_equal(pmtu_on_acked(&m, 5, CEIL), BASE);
+	assert_int_equal(pmtu_on_acked(&m, 5, CEIL, q), BASE);
 	assert_int_equal(pmtu_due(&m, 5), 0);
 }
 
@@ -52,18 +54,20 @@ losses_try_half_way_then_wait(void **state)
 {
 	struct pmtu m;
 	size_t mid = BASE + (CEIL - BASE) / 2;
+	uint64_t q;
 
 	(void)state;
+	memset(&m, 0, sizeof m);
 	pmtu_start(&m, 0, BASE, CEIL);
 	for (int i = 0; i < PMTU_MAX_PROBES; i++) {
 		assert_int_equal(pmtu_due(&m, 100), CEIL);
-		pmtu_on_sent(&m);
-		pmtu_on_lost(&m, 100, CEIL);
+		q = pmtu_on_sent(&m);
+		pmtu_on_lost(&m, 100, CEIL, q);
 	}
 	assert_int_equal(pmtu_due(&m, 100), mid);
 	for (int i = 0; i < PMTU_MAX_PROBES; i++) {
-		pmtu_on_sent(&m);
-		pmtu_on_lost(&m, 200, mid);
+		q = pmtu_on_sent(&m);
+		pmtu_on_lost(&m, 200, mid, q);
 	}
 	/* nothing fits: the ceiling again after the raise timer */
 	assert_int_equal(pmtu_due(&m, 200), 0);
@@ -72,15 +76,15 @@ losses_try_half_way_then_wait(void **state)
 	/* half way fits: use it, try the ceiling again only later */
 	pmtu_start(&m, 0, BASE, CEIL);
 	for (int i = 0; i < PMTU_MAX_PROBES; i++) {
-		pmtu_on_sent(&m);
-		pmtu_on_lost(&m, 100, CEIL);
+		q = pmtu_on_sent(&m);
+		pmtu_on_lost(&m, 100, CEIL, q);
 	}
-	pmtu_on_sent(&m);
-	assert_int_equal(pmtu_on_acked(&m, 300, mid), mid);
+	q = pmtu_on_sent(&m);
+	assert_int_equal(pmtu_on_acked(&m, 300, mid, q), mid);
 	assert_int_equal(pmtu_due(&m, 300), 0);
 	assert_int_equal(pmtu_due(&m, 300 + PMTU_RAISE_US), CEIL);
 	/* a loss report for another size (an old probe) is not counted */
-	pmtu_on_lost(&m, 400, mid);
+	pmtu_on_lost(&m, 400, mid, q);
 	assert_int_equal(pmtu_due(&m, 300 + PMTU_RAISE_US), CEIL);
 }
 
@@ -88,14 +92,45 @@ static void
 black_hole_falls_back_and_retries(void **state)
 {
 	struct pmtu m;
+	uint64_t q;
 
 	(void)state;
+	memset(&m, 0, sizeof m);
 	pmtu_start(&m, 0, BASE, CEIL);
-	pmtu_on_sent(&m);
-	assert_int_equal(pmtu_on_acked(&m, 10, CEIL), CEIL);
+	q = pmtu_on_sent(&m);
+	assert_int_equal(pmtu_on_acked(&m, 10, CEIL, q), CEIL);
 	assert_int_equal(pmtu_black_hole(&m, 1000), BASE);
 	assert_int_equal(pmtu_due(&m, 1000), 0);
+	/* a late ack of the probe from before the black hole proves nothing now */
+	assert_int_equal(pmtu_on_acked(&m, 1001, CEIL, q), BASE);
 	assert_int_equal(pmtu_due(&m, 1000 + PMTU_BLACK_HOLE_RETRY_US), CEIL);
+}
+
+/*
+ * Found by fuzz_stream: late loss reports of probes sent before the current size was chosen
+ * (declared lost after a smaller probe succeeded) counted against the ceiling, so the search
+ * probed again at once instead of after the raise timer.
+ */
+static void
+late_losses_of_older_probes_do_not_count(void **state)
+{
+	struct pmtu m;
+	size_t mid = BASE + (CEIL - BASE) / 2;
+	uint64_t old[PMTU_MAX_PROBES], q;
+
+	(void)state;
+	memset(&m, 0, sizeof m);
+	pmtu_start(&m, 0, BASE, CEIL);
+	for (int i = 0; i < PMTU_MAX_PROBES; i++) {
+		old[i] = pmtu_on_sent(&m);
+		pmtu_on_lost(&m, 100, CEIL, old[i]);
+	}
+	q = pmtu_on_sent(&m);
+	assert_int_equal(pmtu_on_acked(&m, 200, mid, q), mid);
+	for (int i = 0; i < PMTU_MAX_PROBES; i++)
+		pmtu_on_lost(&m, 300, CEIL, old[i]);	/* reported again, late */
+	assert_int_equal(pmtu_due(&m, 300), 0);
+	assert_true(pmtu_deadline(&m) == 200 + PMTU_RAISE_US);
 }
 
 /* 20 ms each way, 100 Mbit/s, queue of two BDP; streams may use up to CEIL. */
@@ -229,6 +264,7 @@ main(void)
 		cmocka_unit_test(search_goes_up_then_stops),
 		cmocka_unit_test(losses_try_half_way_then_wait),
 		cmocka_unit_test(black_hole_falls_back_and_retries),
+		cmocka_unit_test(late_losses_of_older_probes_do_not_count),
 		cmocka_unit_test(sim_ethernet_path_reaches_the_ceiling),
 		cmocka_unit_test(sim_small_mtu_costs_nothing),
 		cmocka_unit_test(sim_black_hole_does_not_stall),
