@@ -57,8 +57,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (stream_deadline(s) <= now)
 			stream_on_timeout(s, now);
 		for (int k = 0; k < 64 && (n = stream_next_packet(s, now, out, cap, &pn)); k++)
-			if (n > cap)
-				abort();	/* probes included: never more than asked */
+			if (n > cap || (n > stream_payload(s) && n != PMTU_CEILING &&
+			    n != stream_payload(s) + (PMTU_CEILING - stream_payload(s)) / 2))
+				abort();	/* larger than the payload: only a probe, of its sizes */
 		if (stream_readable(s) > cfg.recv_window_max)
 			abort();
 		stream_read(s, junk, sizeof junk);
