@@ -205,6 +205,8 @@ declare_lost(struct recovery *rec, uint64_t pn, struct sent_pkt *sp)
 {
 	sp->state = SP_LOST;
 	rec->bytes_in_flight -= sp->size;
+	if (sp->flags & SP_OLD_PATH)
+		rec->old_path_in_flight -= sp->size;
 	rec->eliciting_in_flight--;
 	rec->stat_lost++;
 	rec->cb.lost(rec->cb.ctx, pn, sp);
@@ -265,7 +267,7 @@ detect_lost(struct recovery *rec, uint64_t now)
 	if (!cc_relevant)
 		return;
 	event = rec->cc.recovery_start;
-	cc_on_loss(&rec->cc, now, lost_bytes, largest_lost_time, rec->bytes_in_flight);
+	cc_on_loss(&rec->cc, now, lost_bytes, largest_lost_time, recovery_path_in_flight(rec));
 	if (rec->cc.recovery_start != event) {
 		/* A new loss event (one reduction): count its losses for a possible undo. */
 		rec->event_lost = count;
@@ -305,9 +307,10 @@ struct ack_state {
 static void
 on_newly_acked(struct recovery *rec, uint64_t now, struct sent_pkt *sp, struct ack_state *st)
 {
-	if (!(sp->flags & SP_OLD_PATH)) {
+	if (!(sp->flags & SP_OLD_PATH))
 		st->ca.acked_bytes += sp->size;
-	}
+	else
+		rec->old_path_in_flight -= sp->size;
 	rec->bytes_in_flight -= sp->size;
 	rec->eliciting_in_flight--;
 	rec->delivered += sp->size;
@@ -401,7 +404,7 @@ recovery_on_ack(struct recovery *rec, uint64_t now, const struct frame_ack *ack)
 	detect_lost(rec, now);
 
 	st.ca.now = now;
-	st.ca.bytes_in_flight = rec->bytes_in_flight;
+	st.ca.bytes_in_flight = recovery_path_in_flight(rec);
 	st.ca.min_rtt_us = rec->min_rtt;
 	st.ca.srtt_us = rec->has_rtt ? rec->srtt : 0;
 	st.ca.largest_sent_time = st.largest_newly_sent_time;
@@ -476,6 +479,7 @@ recovery_path_reset(struct recovery *rec, uint64_t now, uint64_t mss)
 {
 	for (uint64_t pn = rec->base; pn < rec->next_pn; pn++)
 		slot(rec, pn)->flags |= SP_OLD_PATH;
+	rec->old_path_in_flight = rec->bytes_in_flight;	/* everything outstanding is old now */
 	rtt_reset(rec);
 	rec->pto_count = 0;
 	rec->reorder_threshold = PACKET_THRESHOLD;

@@ -72,6 +72,9 @@ struct recovery {
 	uint64_t largest_acked;
 	bool any_acked;
 	uint64_t bytes_in_flight;
+	/* Part of bytes_in_flight sent before the last path change. The new path has its own
+	 * congestion window: packets still on the old path do not use it up (RFC 9000 9.4). */
+	uint64_t old_path_in_flight;
 	uint64_t eliciting_in_flight;	/* packets */
 	uint64_t last_eliciting_time;
 	uint64_t loss_time;		/* 0 = no loss timer */
@@ -88,6 +91,13 @@ struct recovery {
 	struct cc cc;
 	struct recovery_cb cb;
 };
+
+/* Bytes in flight that count against the current path's congestion window. */
+static inline uint64_t
+recovery_path_in_flight(const struct recovery *rec)
+{
+	return rec->bytes_in_flight - rec->old_path_in_flight;
+}
 
 /* ring_size: a power of two. Returns -1 when out of memory. */
 int recovery_init(struct recovery *rec, uint64_t ring_size, enum stream_cc cc, uint64_t mss,

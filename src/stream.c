@@ -714,7 +714,7 @@ ack_due(const struct stream *s, uint64_t now)
 static bool
 cwnd_allows(const struct stream *s)
 {
-	return s->rec.bytes_in_flight + dgram(s->max_payload) <= s->rec.cc.cwnd;
+	return recovery_path_in_flight(&s->rec) + dgram(s->max_payload) <= s->rec.cc.cwnd;
 }
 
 /* A path MTU probe may go: the path is validated and has room for it in the window. */
@@ -722,7 +722,7 @@ static bool
 pmtu_probe_allowed(const struct stream *s, size_t payload)
 {
 	return payload > 0 && s->path == STREAM_PATH_VALID && s->rec.has_rtt &&
-	    s->rec.bytes_in_flight + dgram(payload) <= s->rec.cc.cwnd;
+	    recovery_path_in_flight(&s->rec) + dgram(payload) <= s->rec.cc.cwnd;
 }
 
 /* PING padded to exactly `payload` bytes (with an ACK if one is pending), sent alone. */
