@@ -45,6 +45,7 @@ struct evdns_getaddrinfo_request;
 #define PEER_SOCKBUF (8 << 20)
 /* Bytes moved between stdin/stdout and the stream per pump before serving the network. */
 #define PEER_IO_SLICE (1 << 20)
+#define PEER_PIPE_SIZE (1 << 20)	/* stdin and stdout pipes grow to this */
 
 enum peer_phase {
 	PH_RESOLVING,		/* waiting for evdns */

@@ -506,3 +506,26 @@ resumed_at_least() {
 	[ "$(sha "$TMP/a.in")" = "$(sha "$TMP/b.out")" ]
 	[ "$(sha "$TMP/b.in")" = "$(sha "$TMP/a.out")" ]
 }
+
+@test "stdin and stdout pipes grow to 1 MiB (fewer, larger reads and writes)" {
+	# The pipes are checked from this side while the peer waits in its room; io_init has run
+	# by then (before the rendezvous starts).
+	run timeout 20 python3 - "$PUNCHCAT" "$PUNCHCAT_SERVER" <<'PY'
+import fcntl, os, subprocess, sys, time
+pc, server = sys.argv[1:3]
+in_r, in_w = os.pipe()
+out_r, out_w = os.pipe()
+p = subprocess.Popen([pc, "-v", "-w", "10", "-s", server, "771-pipe-size-test"], stdin=in_r,
+                     stdout=out_w, stderr=subprocess.PIPE, text=True)
+os.close(in_r); os.close(out_w)
+for line in p.stderr:
+    if "in room" in line:
+        break
+sizes = (fcntl.fcntl(in_w, fcntl.F_GETPIPE_SZ), fcntl.fcntl(out_r, fcntl.F_GETPIPE_SZ))
+p.kill(); p.wait()
+print("stdin %d stdout %d" % sizes)
+sys.exit(0 if sizes == (1 << 20, 1 << 20) else 1)
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
