@@ -56,6 +56,9 @@ struct cc_bbr {
 	uint64_t extra_acked_round;
 	uint64_t ack_epoch_start, ack_epoch_acked;
 	uint64_t round_min_rtt;		/* smallest RTT sample in the current round */
+	uint64_t cycle_min_rtt[2];	/* smallest RTT sample, this and the last 8 rounds */
+	uint64_t cycle_min_round;	/* round_count when cycle_min_rtt[0] began */
+	uint64_t probe_rtt_skipped;	/* PROBE_RTTs skipped (the RTT stayed near the min) */
 	/* Policer handling (see cc_bbr.c). */
 	uint64_t round_start_time, round_start_delivered, delivered;
 	uint64_t round_lost, round_acked;	/* bytes, this round (STARTUP exit on loss) */

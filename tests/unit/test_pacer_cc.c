@@ -118,6 +118,53 @@ test_bbr_model(void **state)
 	assert_true(c.cwnd >= 2 * bdp);
 }
 
+/* Steady BBR rounds of 50 ms at 10 MB/s with RTT samples of `rtt` plus 0.1 to 3 ms of jitter
+ * (so none refreshes the minimum itself); returns the smallest window seen. */
+static uint64_t
+bbr_rounds(struct cc *c, uint64_t *now, uint64_t *delivered, int rounds, uint64_t rtt)
+{
+	uint64_t bdp = 10000000 / 20, low = UINT64_MAX;
+
+	for (int round = 0; round < rounds; round++) {
+		for (int k = 0; k < 10; k++) {
+			struct cc_ack a;
+
+			*now += 5000;
+			*delivered += 50000;
+			a = ack_of(*now, 50000, 10000000, *delivered,
+			    rtt + 100 + (uint64_t)((round * 10 + k) * 337 % 2900));
+			a.prior_delivered = *delivered - 500000;
+			a.bytes_in_flight = c->cwnd < bdp ? c->cwnd : bdp;
+			cc_on_ack(c, &a);
+			if (c->cwnd < low)
+				low = c->cwnd;
+		}
+	}
+	return low;
+}
+
+/* PROBE_RTT is skipped while the RTT keeps coming back near its minimum (23 s: two skips, the
+ * window never shrinks), and happens when a standing queue hides it (RTT 60 % up for 13 s:
+ * the window drops to half a BDP). */
+static void
+test_bbr_probe_rtt_skip(void **state)
+{
+	struct cc c;
+	uint64_t now = 0, delivered = 0, bdp = 10000000 / 20, low;
+
+	cc_init(&c, STREAM_CC_BBR, MSS, 100000, 0);
+	(void)bbr_rounds(&c, &now, &delivered, 1, 49000);	/* the minimum: 49.1 ms */
+	(void)bbr_rounds(&c, &now, &delivered, 40, 50000);
+	assert_true(c.u.bbr.filled_pipe);
+	low = bbr_rounds(&c, &now, &delivered, 460, 50000);
+	assert_int_equal(c.u.bbr.probe_rtt_skipped, 2);
+	assert_true(low >= 2 * bdp);
+	/* PROBE_RTT takes the RTT of that moment as the minimum: half of 10 MB/s x 80 ms. */
+	low = bbr_rounds(&c, &now, &delivered, 260, 80000);
+	assert_int_equal(c.u.bbr.probe_rtt_skipped, 2);
+	assert_true(low <= 400000 + 4 * MSS);
+}
+
 static void
 test_cubic_and_reno_decrease(void **state)
 {
@@ -149,6 +196,7 @@ main(void)
 		cmocka_unit_test(test_pacer_rate_and_burst),
 		cmocka_unit_test(test_pacer_fast_and_grant),
 		cmocka_unit_test(test_bbr_model),
+		cmocka_unit_test(test_bbr_probe_rtt_skip),
 		cmocka_unit_test(test_cubic_and_reno_decrease),
 	};
 
