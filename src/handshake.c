@@ -290,6 +290,13 @@ mailbox_nonce(uint8_t nonce[crypto_secretbox_NONCEBYTES], bool from_initiator, u
 		nonce[crypto_secretbox_NONCEBYTES - 1 - i] = (uint8_t)(seq >> (8 * i));
 }
 
+bool
+hs_can_seal(const struct handshake *h)
+{
+	return h->state == HS_DONE || (h->state == HS_RUNNING && h->have_peer_share &&
+	    !h->confirm_pending);
+}
+
 size_t
 hs_mailbox_seal(struct handshake *h, const void *msg, size_t len, uint8_t *out, size_t cap)
 {
@@ -297,7 +304,7 @@ hs_mailbox_seal(struct handshake *h, const void *msg, size_t len, uint8_t *out, 
 	uint64_t seq;
 	struct wr w;
 
-	if (h->state != HS_DONE || len > HS_MAILBOX_MAX || cap < len + HS_MAILBOX_OVERHEAD)
+	if (!hs_can_seal(h) || len > HS_MAILBOX_MAX || cap < len + HS_MAILBOX_OVERHEAD)
 		return 0;
 	seq = ++h->mailbox_tx_seq;
 	wr_init(&w, out, cap);

@@ -8,8 +8,10 @@
  *         on each mailbox message m: hs_receive(h, m, len);
  * Both sides send their share at once; a side that got the peer's share sends its
  * confirmation; a side is HS_DONE when the peer's confirmation verified. A wrong code makes
- * both sides HS_FAIL as soon as each has the other's confirmation. Nothing keyed (packets,
- * mailbox messages, probe MACs) is available before HS_DONE.
+ * both sides HS_FAIL as soon as each has the other's confirmation. Packets, probe MACs and
+ * opening mailbox messages wait for HS_DONE; sealing a mailbox message is allowed as soon as
+ * our own confirmation went out (hs_can_seal): the peer opens it only after verifying that
+ * confirmation, and only with the same keys.
  */
 #ifndef PUNCHCAT_HANDSHAKE_H
 #define PUNCHCAT_HANDSHAKE_H
@@ -94,6 +96,9 @@ const char *hs_verifier(const struct handshake *h);
 int hs_pkt_init(const struct handshake *h, struct pkt_ctx *c, uint64_t now);
 /* After HS_DONE: encrypts a message for the peer through the mailbox (at most
  * HS_MAILBOX_MAX bytes). Returns the message length, or 0. */
+/* Whether hs_mailbox_seal() works now: keys derived and our confirmation built (it precedes
+ * every sealed message in the mailbox), not failed. */
+bool hs_can_seal(const struct handshake *h);
 size_t hs_mailbox_seal(struct handshake *h, const void *msg, size_t len, uint8_t *out,
     size_t cap);
 /* Opens a mailbox message from the peer into out; returns its length or -1 (forged,

@@ -139,6 +139,7 @@ struct peer {
 	bool server_loopback;
 	bool rv_active;			/* stop driving it once it failed after connecting */
 	bool hs_started;
+	bool cands_posted;		/* our CANDIDATES (and READY) went out */
 	bool pkt_ready;
 	bool v6only;
 	bool on_direct;

@@ -168,13 +168,15 @@ wrong_password_fails_both(void **state)
 	hs_free(&b);
 }
 
-/* Step by step: the shares cross, then the confirmations cross, and both sides have failed;
- * neither side ever had anything keyed to use. */
+/* Step by step: the shares cross, then the confirmations cross, and both sides have failed.
+ * A message sealed after our confirmation (candidates) never opens on the other side. */
 static void
 wrong_password_fails_in_one_round_trip(void **state)
 {
 	struct handshake a, b;
 	struct msg sa[4], sb[4], ca[4], cb[4];
+	uint8_t plain[HS_MSG_MAX];
+	size_t n;
 
 	start(&a, &b, "42-our-secret", "42-our-secret2");
 	assert_int_equal(drain(&a, sa), 1);
@@ -182,13 +184,47 @@ wrong_password_fails_in_one_round_trip(void **state)
 	assert_int_equal(sa[0].n, HS_SHARE_LEN);
 	assert_int_equal(hs_receive(&b, sa[0].b, sa[0].n), HS_RUNNING);
 	assert_int_equal(hs_receive(&a, sb[0].b, sb[0].n), HS_RUNNING);
+	assert_false(hs_can_seal(&a));		/* our confirmation goes first */
+	assert_int_equal(hs_mailbox_seal(&a, "x", 1, sa[1].b, HS_MSG_MAX), 0);
 	assert_int_equal(drain(&a, ca), 1);
 	assert_int_equal(drain(&b, cb), 1);
 	assert_int_equal(ca[0].n, HS_CONFIRM_LEN);
-	assert_int_equal(hs_mailbox_seal(&a, "x", 1, sa[1].b, HS_MSG_MAX), 0);
+	assert_true(hs_can_seal(&a));
+	n = hs_mailbox_seal(&a, "x", 1, sa[1].b, HS_MSG_MAX);
+	assert_true(n > 0);
 	assert_int_equal(hs_receive(&b, ca[0].b, ca[0].n), HS_FAIL);
 	assert_int_equal(hs_receive(&a, cb[0].b, cb[0].n), HS_FAIL);
+	assert_false(hs_can_seal(&a));
+	assert_int_equal(hs_mailbox_open(&b, sa[1].b, n, plain, sizeof plain), -1);
 	assert_int_equal(drain(&a, ca), 0);
+	hs_free(&a);
+	hs_free(&b);
+}
+
+/* Sealed between our confirmation and the peer's: the peer opens it only once it verified
+ * ours (mailbox order puts the confirmation first), and then it opens. */
+static void
+sealed_before_confirmation_opens_after(void **state)
+{
+	struct handshake a, b;
+	struct msg sa[4], sb[4], ca[4], cb[4];
+	uint8_t plain[HS_MSG_MAX];
+	size_t n;
+
+	start(&a, &b, "42-our-secret", "42-our-secret");
+	assert_int_equal(drain(&a, sa), 1);
+	assert_int_equal(drain(&b, sb), 1);
+	assert_int_equal(hs_receive(&b, sa[0].b, sa[0].n), HS_RUNNING);
+	assert_int_equal(drain(&b, cb), 1);		/* b: confirmation out... */
+	n = hs_mailbox_seal(&b, "cands", 5, sb[1].b, HS_MSG_MAX);	/* ...then sealed */
+	assert_true(n > 0);
+	assert_int_equal(hs_receive(&a, sb[0].b, sb[0].n), HS_RUNNING);
+	assert_int_equal(hs_mailbox_open(&a, sb[1].b, n, plain, sizeof plain), -1);
+	assert_int_equal(hs_receive(&a, cb[0].b, cb[0].n), HS_DONE);
+	assert_int_equal(hs_mailbox_open(&a, sb[1].b, n, plain, sizeof plain), 5);
+	assert_memory_equal(plain, "cands", 5);
+	assert_int_equal(drain(&a, ca), 1);
+	assert_int_equal(hs_receive(&b, ca[0].b, ca[0].n), HS_DONE);
 	hs_free(&a);
 	hs_free(&b);
 }
@@ -454,6 +490,7 @@ main(void)
 		cmocka_unit_test(aes_only_when_both_offer),
 		cmocka_unit_test(wrong_password_fails_both),
 		cmocka_unit_test(wrong_password_fails_in_one_round_trip),
+		cmocka_unit_test(sealed_before_confirmation_opens_after),
 		cmocka_unit_test(bound_inputs_must_match),
 		cmocka_unit_test(tampered_messages_rejected),
 		cmocka_unit_test(out_of_order_and_garbage),
