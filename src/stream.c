@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "frame.h"
 #include "packet.h"
 #include "pacer.h"
@@ -182,8 +183,8 @@ stream_new(const struct stream_config *cfg, uint64_t now)
 	s->rmask = pow2_at_least(s->cfg.recv_window) - 1;
 	pkts = s->cfg.send_buffer / s->max_payload;
 	ring = pow2_at_least(min_u64(max_u64(4 * pkts, RING_MIN), RING_MAX));
-	s->sbuf = malloc(s->cfg.send_buffer);
-	s->rbuf = malloc(s->cfg.recv_window_max);
+	s->sbuf = bigbuf_alloc(s->cfg.send_buffer);
+	s->rbuf = bigbuf_alloc(s->cfg.recv_window_max);
 	if (s->sbuf == NULL || s->rbuf == NULL ||
 	    rangeset_init(&s->acked, 2 * pkts + 64) != 0 ||
 	    rangeset_init(&s->retx, 2 * pkts + 64) != 0 ||
@@ -215,8 +216,8 @@ stream_free(struct stream *s)
 {
 	if (s == NULL)
 		return;
-	free(s->sbuf);
-	free(s->rbuf);
+	bigbuf_free(s->sbuf);
+	bigbuf_free(s->rbuf);
 	rangeset_free(&s->acked);
 	rangeset_free(&s->retx);
 	rangeset_free(&s->rcvd);
