@@ -1,5 +1,5 @@
 /*
- * Large buffers that live as long as a connection (the stream's send and receive rings),
+ * Large buffers that live as long as a connection (the stream's send ring),
  * backed by transparent huge pages where the kernel offers them (madvise mode). With 4 KiB
  * pages, reading stdin into a 16 MiB ring cost the loopback sender a quarter more CPU per GiB
  * (2.31 -> 1.71 s/GiB, +17 % throughput, measured by alternating runs). Without THP this is
