@@ -509,7 +509,8 @@ update_min_rtt(struct cc *c, const struct cc_ack *a)
 	}
 	if (a->rtt_us > 0 && a->rtt_us < b->cycle_min_rtt[0])
 		b->cycle_min_rtt[0] = a->rtt_us;
-	recent = b->cycle_min_rtt[0] < b->cycle_min_rtt[1] ? b->cycle_min_rtt[0] : b->cycle_min_rtt[1];
+	recent = b->cycle_min_rtt[0] < b->cycle_min_rtt[1] ? b->cycle_min_rtt[0] :
+	    b->cycle_min_rtt[1];
 	if (expired && b->mode == BBR_PROBE_BW && b->min_rtt != UINT64_MAX &&
 	    recent <= b->min_rtt + b->min_rtt / 8) {
 		b->min_rtt_stamp = a->now;	/* the path still shows its minimum RTT */

@@ -108,9 +108,9 @@ post_mailbox(struct peer *p, uint64_t now, const uint8_t *plain, size_t len)
  * Our candidates (and the size of a regular file on stdin) go out as soon as our key
  * confirmation has: sealed with the session's keys, they open only for a peer that derived the
  * same keys, and it reads them after verifying that confirmation. READY goes with them. The
- * joining peer, which gets the room creator's share with its JOINED, so has both ready half a
- * round trip before the creator can answer; then the server's GO meets the peer's candidates
- * a round trip sooner than if both waited for key confirmation.
+ * joining peer gets the room creator's share with its JOINED, so its candidates and READY
+ * leave half a round trip before the creator could answer, and the server's GO meets the
+ * peer's candidates a round trip sooner than if both waited for key confirmation.
  */
 static void
 post_candidates(struct peer *p, uint64_t now)
