@@ -129,7 +129,8 @@ post_candidates(struct peer *p, uint64_t now)
 	rv_client_ready(&p->rv, now);
 }
 
-/* Keys confirmed both ways: start the stream on the relay. */
+/* Keys confirmed both ways: start the stream on the relay (our candidates and READY went out
+ * already, with our confirmation: post_candidates). */
 static void
 on_keys(struct peer *p, uint64_t now)
 {
@@ -163,7 +164,6 @@ on_keys(struct peer *p, uint64_t now)
 	p->rep.started = now;
 	log_verbose(1, "connected; verification %s, cipher %s", hs_verifier(&p->hs),
 	    pkt_cipher_name(p->pkt.cipher));
-	post_candidates(p, now);		/* done already unless both came at once */
 	rv_client_allow_resume(&p->rv);		/* a server restart now only pauses the relay */
 	path_start(p, now);
 	io_start(p);

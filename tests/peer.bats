@@ -511,7 +511,7 @@ resumed_at_least() {
 	# The pipes are checked from this side while the peer waits in its room; io_init has run
 	# by then (before the rendezvous starts).
 	run timeout 20 python3 - "$PUNCHCAT" "$PUNCHCAT_SERVER" <<'PY'
-import fcntl, os, subprocess, sys, time
+import fcntl, os, subprocess, sys
 pc, server = sys.argv[1:3]
 in_r, in_w = os.pipe()
 out_r, out_w = os.pipe()
