@@ -844,14 +844,18 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 	} else if (s->peer_fin_known) {
 		s->max_data_pending = false;
 	}
-	if (data_ok && write_stream(s, &w, &sp))
-		eliciting = true;
+	/* A due keepalive goes before the STREAM frame: that one has no length field and runs
+	 * to the end of the packet, so a PING after it would turn into a stream byte. */
 	mark = w.p;
-	if (room_el && (s->ping_pending || (probe && !eliciting)) &&
-	    put(&w, mark, frame_write_ping(&w))) {
+	if (room_el && s->ping_pending && put(&w, mark, frame_write_ping(&w))) {
 		s->ping_pending = false;
 		eliciting = true;
 	}
+	if (data_ok && write_stream(s, &w, &sp))
+		eliciting = true;
+	mark = w.p;
+	if (room_el && probe && !eliciting && put(&w, mark, frame_write_ping(&w)))
+		eliciting = true;
 	if (wr_len(&w) == 0)
 		return 0;
 	sp.size = (uint32_t)dgram(wr_len(&w));

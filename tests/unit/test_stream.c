@@ -157,6 +157,42 @@ test_keepalive(void **state)
 	sim_free(&sim);
 }
 
+/* A keepalive falls due in the same moment as new data: the PING must not follow the STREAM
+ * frame, which has no length field and so runs to the end of the packet (the PING byte would
+ * become a stream byte). */
+static void
+test_keepalive_with_data(void **state)
+{
+	struct stream_config cfg;
+	struct stream *s;
+	uint8_t out[2000];
+	uint64_t pn, now = 6 * SEC;
+	size_t n;
+	struct rd r;
+	struct frame f;
+	bool saw_stream = false;
+
+	stream_config_default(&cfg);
+	cfg.keepalive_us = 5 * SEC;
+	s = stream_new(&cfg, 0);
+	assert_non_null(s);
+	stream_on_timeout(s, now);		/* idle past the keepalive: a PING is pending */
+	assert_int_equal(stream_write(s, "hi", 2), 2);
+	n = stream_next_packet(s, now, out, sizeof out, &pn);
+	assert_true(n > 0);
+	rd_init(&r, out, n);
+	while (rd_left(&r) > 0) {
+		assert_int_equal(frame_parse(&r, &f), 0);
+		if ((f.type & ~(uint64_t)3) == FRAME_STREAM) {
+			assert_int_equal(f.u.stream.len, 2);
+			assert_memory_equal(f.u.stream.data, "hi", 2);
+			saw_stream = true;
+		}
+	}
+	assert_true(saw_stream);
+	stream_free(s);
+}
+
 /* A reader taking 1 MB/s slows a sender on a 100 Mbit/s path: no byte lost, credit never
  * exceeded (that would be a flow-control close), buffers bounded by the configuration. */
 static void
@@ -476,6 +512,7 @@ main(void)
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_keepalive_with_data),
 		cmocka_unit_test(test_slow_reader),
 		cmocka_unit_test(test_window_autotune),
 		cmocka_unit_test(test_large_packets),
