@@ -89,15 +89,16 @@ pkt_on_acked(struct pkt_ctx *c, uint64_t largest_acked)
 	c->peer_acked_any = true;
 }
 
-size_t
-pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len)
+/* Checks the packet number, rekeys when due and writes the header into buf[0..PKT_HDR_LEN).
+ * Returns false when the key may not seal this packet. */
+static bool
+seal_begin(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf)
 {
-	uint8_t nonce[NONCE_LEN];
 	struct wr w;
 
 	if (c->tx_exhausted || pn > PKT_PN_MAX || (c->tx_any && pn <= c->tx_last_pn)) {
 		c->tx_exhausted = true;
-		return 0;
+		return false;
 	}
 	if (!c->tx_any)
 		c->tx_epoch_first_pn = pn;
@@ -113,20 +114,58 @@ pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len)
 	wr_u8(&w, (uint8_t)(PKT_KIND_DATA | (c->tx_epoch & PKT_KIND_PHASE_BIT)));
 	wr_u32(&w, c->tx_cid);
 	wr_u64(&w, pn);
+	return true;
+}
+
+/* Encrypts len bytes at m into buf + PKT_HDR_LEN (m may be that very place) and appends the
+ * tag; the header in buf is the associated data. */
+static size_t
+seal_end(struct pkt_ctx *c, uint64_t pn, uint8_t *buf, const uint8_t *m, size_t len)
+{
+	uint8_t nonce[NONCE_LEN];
+
 	make_nonce(nonce, pn);
 	if (c->cipher == PKT_AES256GCM)
 		crypto_aead_aes256gcm_encrypt_detached_afternm(buf + PKT_HDR_LEN,
-		    buf + PKT_HDR_LEN + len, NULL, buf + PKT_HDR_LEN, len, buf, PKT_HDR_LEN,
-		    NULL, nonce, &c->tx.aes);
+		    buf + PKT_HDR_LEN + len, NULL, m, len, buf, PKT_HDR_LEN, NULL, nonce,
+		    &c->tx.aes);
 	else
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf + PKT_HDR_LEN,
-		    buf + PKT_HDR_LEN + len, NULL, buf + PKT_HDR_LEN, len, buf, PKT_HDR_LEN,
-		    NULL, nonce, c->tx.key);
+		    buf + PKT_HDR_LEN + len, NULL, m, len, buf, PKT_HDR_LEN, NULL, nonce,
+		    c->tx.key);
 	c->tx_any = true;
 	c->tx_last_pn = pn;
 	c->tx_epoch_packets++;
 	c->sealed++;
 	return len + PKT_OVERHEAD;
+}
+
+size_t
+pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len)
+{
+	if (!seal_begin(c, now, pn, buf))
+		return 0;
+	return seal_end(c, pn, buf, buf + PKT_HDR_LEN, len);
+}
+
+size_t
+pkt_seal_split(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t head_len,
+    uint8_t *tail, size_t tail_len)
+{
+	uint8_t saved[PKT_SPLIT_HEAD_MAX];
+	size_t n;
+
+	if (head_len > sizeof saved) {
+		memmove(buf + PKT_HDR_LEN + head_len, tail, tail_len);	/* cannot borrow: copy */
+		return pkt_seal(c, now, pn, buf, head_len + tail_len);
+	}
+	if (!seal_begin(c, now, pn, buf))
+		return 0;
+	memcpy(saved, tail - head_len, head_len);
+	memcpy(tail - head_len, buf + PKT_HDR_LEN, head_len);
+	n = seal_end(c, pn, buf, tail - head_len, head_len + tail_len);
+	memcpy(tail - head_len, saved, head_len);
+	return n;
 }
 
 static ssize_t

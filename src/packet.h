@@ -31,6 +31,7 @@
 #define PKT_HDR_LEN 13   /* type(1) | receiver connection id(4) | packet number(8) */
 #define PKT_TAG_LEN 16
 #define PKT_OVERHEAD (PKT_HDR_LEN + PKT_TAG_LEN)
+#define PKT_SPLIT_HEAD_MAX 256	/* pkt_seal_split borrows at most this much in front of a tail */
 #define PKT_KEY_LEN 32
 
 /* Peer packet kinds (first byte, 0x40-0x4f; see punchcat-protocol(7)). */
@@ -131,6 +132,12 @@ void pkt_on_acked(struct pkt_ctx *c, uint64_t largest_acked);
  * or 0 when the key may not seal more packets (caller closes the connection): pn not above
  * the last sealed one, or above PKT_PN_MAX. */
 size_t pkt_seal(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf, size_t len);
+/* The same for a payload in two pieces: head_len bytes at buf + PKT_HDR_LEN, then tail_len
+ * bytes at tail, sealed into buf (capacity >= head_len + tail_len + PKT_OVERHEAD) as one
+ * payload. The head_len bytes just before tail are borrowed and put back before it returns
+ * (the AEAD needs its plaintext in one piece; the tail is not copied). */
+size_t pkt_seal_split(struct pkt_ctx *c, uint64_t now, uint64_t pn, uint8_t *buf,
+    size_t head_len, uint8_t *tail, size_t tail_len);
 /* Verifies and decrypts in place. Returns the payload length (payload at buf + PKT_HDR_LEN)
  * and sets *pn, or -1 after counting why in c->drops (the payload bytes may then have been
  * overwritten with zeros: do not try the buffer as anything else afterwards). */

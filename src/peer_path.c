@@ -131,12 +131,19 @@ path_on_datagram(struct peer *p, uint64_t now, unsigned sock, const struct netad
 static size_t
 next_sealed(struct peer *p, uint64_t now, uint8_t *buf, size_t cap)
 {
+	_Static_assert(STREAM_TAIL_HEAD_MAX <= PKT_SPLIT_HEAD_MAX, "the seal must borrow enough");
+	struct stream_tail tail;
 	uint64_t pn;
-	size_t n = stream_next_packet(p->st, now, buf + PKT_HDR_LEN, cap - PKT_OVERHEAD, &pn);
+	size_t n = stream_next_packet_split(p->st, now, buf + PKT_HDR_LEN, cap - PKT_OVERHEAD,
+	    &pn, &tail);
 
 	if (n == 0)
 		return 0;
-	n = pkt_seal(&p->pkt, now, pn, buf, n);
+	/* The payload bytes go from the send buffer straight into the datagram, encrypted. */
+	if (tail.len > 0)
+		n = pkt_seal_split(&p->pkt, now, pn, buf, n - tail.len, tail.data, tail.len);
+	else
+		n = pkt_seal(&p->pkt, now, pn, buf, n);
 	if (n == 0 && !p->closing) {
 		/* The key may not seal more: the connection cannot go on. */
 		log_err("packet number space exhausted; closing");

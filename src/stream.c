@@ -590,9 +590,25 @@ copy_out(const struct stream *s, uint8_t *dst, uint64_t off, uint64_t n)
 	memcpy(dst + first, s->sbuf, n - first);
 }
 
+/* Leaves the STREAM frame's data in the send buffer (see stream_next_packet_split) when it
+ * is one piece there and the frames before it fit in the bytes that precede it. */
+static bool
+leave_in_place(const struct stream *s, const struct wr *w, uint64_t off, uint64_t n,
+    struct stream_tail *tail)
+{
+	uint64_t at = off & s->smask;
+
+	if (tail == NULL || n == 0 || wr_len(w) > STREAM_TAIL_HEAD_MAX || at < wr_len(w) ||
+	    at + n > s->smask + 1)
+		return false;
+	tail->data = s->sbuf + at;
+	tail->len = (size_t)n;
+	return true;
+}
+
 /* Writes the STREAM frame (last in the packet, no length field). Returns false if none. */
 static bool
-write_stream(struct stream *s, struct wr *w, struct sent_pkt *sp)
+write_stream(struct stream *s, struct wr *w, struct sent_pkt *sp, struct stream_tail *tail)
 {
 	uint64_t room = wr_left(w), lo = 0, hi = 0, hdr, off;
 	bool retx = false, fin = false;
@@ -618,8 +634,10 @@ write_stream(struct stream *s, struct wr *w, struct sent_pkt *sp)
 	off = lo;
 	if (!frame_write_stream_hdr(w, off, hi - lo, fin, false))
 		return false;
-	dst = wr_reserve(w, hi - lo);
-	copy_out(s, dst, lo, hi - lo);
+	if (!leave_in_place(s, w, lo, hi - lo, tail)) {
+		dst = wr_reserve(w, hi - lo);
+		copy_out(s, dst, lo, hi - lo);
+	}
 	sp->flags |= SP_STREAM | (fin ? SP_FIN : 0);
 	sp->stream_off = lo;
 	sp->stream_len = (uint32_t)(hi - lo);
@@ -783,12 +801,21 @@ close_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uint64_t 
 size_t
 stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uint64_t *pn)
 {
+	return stream_next_packet_split(s, now, buf, cap, pn, NULL);
+}
+
+size_t
+stream_next_packet_split(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uint64_t *pn,
+    struct stream_tail *tail)
+{
 	struct wr w;
 	struct sent_pkt sp = {0};
 	uint8_t *mark;
 	bool data_ok, eliciting = false, probe, room_el;
-	size_t probe_len;
+	size_t probe_len, len;
 
+	if (tail != NULL)
+		*tail = (struct stream_tail){0};	/* close and probe packets are all in buf */
 	check_done(s, now);
 	s->cb_now = now;
 	probe_len = pmtu_due(&s->pmtu, now);
@@ -851,14 +878,15 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 		s->ping_pending = false;
 		eliciting = true;
 	}
-	if (data_ok && write_stream(s, &w, &sp))
+	if (data_ok && write_stream(s, &w, &sp, tail))
 		eliciting = true;
 	mark = w.p;
 	if (room_el && probe && !eliciting && put(&w, mark, frame_write_ping(&w)))
 		eliciting = true;
-	if (wr_len(&w) == 0)
+	len = wr_len(&w) + (tail != NULL ? tail->len : 0);
+	if (len == 0)
 		return 0;
-	sp.size = (uint32_t)dgram(wr_len(&w));
+	sp.size = (uint32_t)dgram(len);
 	*pn = s->rec.next_pn;
 	recovery_on_sent(&s->rec, now, &sp, eliciting);
 	if (eliciting) {
@@ -869,7 +897,7 @@ stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap, uin
 			pacer_on_sent(&s->pacer, sp.size);
 	}
 	s->stat_packets_sent++;
-	return wr_len(&w);
+	return len;
 }
 
 /* ---- timers ---- */

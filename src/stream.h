@@ -139,6 +139,22 @@ int stream_on_packet(struct stream *s, uint64_t now, uint64_t pn, const uint8_t 
  * Call it in a loop: it releases at most a pacing burst at a time. */
 size_t stream_next_packet(struct stream *s, uint64_t now, uint8_t *buf, size_t cap,
     uint64_t *pn);
+/*
+ * The same, but the data of the packet's STREAM frame may stay where it is in the send buffer,
+ * which saves copying every payload byte: then tail->len > 0, buf holds the first
+ * (return value - tail->len) bytes of the packet and tail->data the rest. As many bytes as
+ * buf holds (at most STREAM_TAIL_HEAD_MAX) just before tail->data are send-buffer bytes the
+ * caller may borrow, to put the packet's first bytes in front of the data and seal it in one
+ * piece, if it puts them back before the next call into the stream. tail->len == 0: all of
+ * the packet is in buf.
+ */
+#define STREAM_TAIL_HEAD_MAX 256
+struct stream_tail {
+	uint8_t *data;
+	size_t len;
+};
+size_t stream_next_packet_split(struct stream *s, uint64_t now, uint8_t *buf, size_t cap,
+    uint64_t *pn, struct stream_tail *tail);
 /* Absolute time at which stream_on_timeout() (and then stream_next_packet()) must be called:
  * ack delay, loss or probe timer, pacing, keepalive, idle timeout. UINT64_MAX = none.
  * A value <= now means "now". */

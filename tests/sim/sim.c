@@ -528,8 +528,9 @@ send_all(struct sim *sim, int i)
 		uint32_t b = buf_get(sim);
 		uint8_t *buf = sim->bufs[b];
 		uint64_t pn, t0 = sim->cfg.measure_core ? ticks() : 0;
-		size_t len = stream_next_packet(n->s, sim->now, buf + PKT_HDR_LEN,
-		    sim->buf_cap - PKT_OVERHEAD, &pn);
+		struct stream_tail tail;
+		size_t len = stream_next_packet_split(n->s, sim->now, buf + PKT_HDR_LEN,
+		    sim->buf_cap - PKT_OVERHEAD, &pn, &tail);
 
 		if (sim->cfg.measure_core)
 			core_add(n, t0);
@@ -537,11 +538,15 @@ send_all(struct sim *sim, int i)
 			buf_put(sim, b);
 			return;
 		}
+		/* the shell's way: the payload goes from the send buffer into the datagram */
 		if (sim->cfg.crypto) {
-			len = pkt_seal(&n->pkt, sim->now, pn, buf, len);
+			len = tail.len > 0 ? pkt_seal_split(&n->pkt, sim->now, pn, buf,
+			    len - tail.len, tail.data, tail.len) :
+			    pkt_seal(&n->pkt, sim->now, pn, buf, len);
 			if (len == 0)
 				abort();	/* the stream reused a packet number */
 		} else {
+			memcpy(buf + PKT_HDR_LEN + len - tail.len, tail.data, tail.len);
 			memcpy(buf + 5, &pn, sizeof pn);
 			len += PKT_OVERHEAD;
 		}

@@ -487,6 +487,40 @@ free_wipes_keys(void **state)
 	assert_memory_equal(p.a.rx[2].key, zero, PKT_KEY_LEN);
 }
 
+/* A payload in two pieces seals to the very bytes of the same payload in one piece, and the
+ * bytes borrowed in front of the tail are back afterwards; a head too long to borrow for is
+ * copied instead. */
+static void
+seal_split_matches(void **state)
+{
+	enum pkt_cipher c = cipher_of(state);
+	struct pair one, two;
+	uint8_t ring[4096], before[4096], whole[CAP], split[CAP];
+	size_t heads[] = { 1, 40, PKT_SPLIT_HEAD_MAX, PKT_SPLIT_HEAD_MAX + 1 }, tail_len = 1000;
+
+	pair_init(&one, c);
+	pair_init(&two, c);
+	for (size_t i = 0; i < sizeof ring; i++)
+		ring[i] = (uint8_t)(i * 13 + 5);
+	memcpy(before, ring, sizeof ring);
+	for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) {
+		size_t h = heads[k], at = 1024, n1, n2;
+
+		for (size_t i = 0; i < h; i++)
+			whole[PKT_HDR_LEN + i] = split[PKT_HDR_LEN + i] = (uint8_t)(0xa0 ^ i);
+		memcpy(whole + PKT_HDR_LEN + h, ring + at, tail_len);
+		n1 = pkt_seal(&one.a, 0, k + 1, whole, h + tail_len);
+		n2 = pkt_seal_split(&two.a, 0, k + 1, split, h, ring + at, tail_len);
+		assert_int_equal(n1, h + tail_len + PKT_OVERHEAD);
+		assert_int_equal(n2, n1);
+		assert_memory_equal(split, whole, n1);
+		assert_memory_equal(ring, before, sizeof ring);
+		assert_int_equal(pkt_open(&two.b, 0, split, n2, &(uint64_t){0}), (ssize_t)(h + tail_len));
+	}
+	pair_free(&one);
+	pair_free(&two);
+}
+
 int
 main(void)
 {
@@ -508,6 +542,8 @@ main(void)
 		cmocka_unit_test(forged_phase_does_not_advance),
 		cmocka_unit_test(counter_limit),
 		cmocka_unit_test(free_wipes_keys),
+		cmocka_unit_test(seal_split_matches),
+		cmocka_unit_test_prestate(seal_split_matches, &aes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -299,6 +299,48 @@ test_backpressure_and_zero_copy(void **state)
 	stream_free(s);
 }
 
+/* stream_next_packet_split gives the same packets as stream_next_packet, leaving the data in
+ * the send buffer when the frames before it fit in front of it there (not at offset 0). */
+static void
+test_split_packets(void **state)
+{
+	struct stream_config cfg;
+	struct stream *a, *b;
+	static uint8_t data[300000];
+	uint8_t pa[2000], pb[2000];
+	uint64_t pna, pnb;
+	size_t na, nb, in_place = 0, copied = 0;
+	struct stream_tail tail;
+
+	stream_config_default(&cfg);
+	a = stream_new(&cfg, 0);
+	b = stream_new(&cfg, 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 31 + i / 251);
+	assert_int_equal(stream_write(a, data, sizeof data), sizeof data);
+	assert_int_equal(stream_write(b, data, sizeof data), sizeof data);
+	for (uint64_t now = 0; now < 10 * SEC && (na = stream_next_packet(a, now, pa, sizeof pa,
+	    &pna)) > 0; now += MS) {
+		nb = stream_next_packet_split(b, now, pb, sizeof pb, &pnb, &tail);
+		assert_int_equal(nb, na);
+		assert_true(pnb == pna);
+		if (tail.len > 0) {
+			assert_true(tail.len < nb);
+			memcpy(pb + nb - tail.len, tail.data, tail.len);
+			in_place++;
+		} else {
+			copied++;
+		}
+		assert_memory_equal(pb, pa, na);
+	}
+	assert_true(copied >= 1);	/* the first packet: offset 0 has nothing in front */
+	assert_true(in_place >= 8);
+	stream_free(a);
+	stream_free(b);
+}
+
 /* Feeds one payload to a fresh stream; returns stream_on_packet's result and the state. */
 static int
 feed(const uint8_t *payload, size_t len, enum stream_state *st, uint64_t *reason)
@@ -513,6 +555,7 @@ main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_keepalive_with_data),
+		cmocka_unit_test(test_split_packets),
 		cmocka_unit_test(test_slow_reader),
 		cmocka_unit_test(test_window_autotune),
 		cmocka_unit_test(test_large_packets),
