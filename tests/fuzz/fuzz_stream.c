@@ -6,6 +6,7 @@
  * refer to. Inputs of odd length run a path MTU search (src/pmtu.c) from 1171 to 1443 bytes,
  * so acknowledgments and losses of probes are reached too. Crashes, sanitizer reports, or a
  * broken invariant (more readable than the window, a packet longer than asked) are failures.
+ * Packets are taken the way the shell takes them (stream_next_packet_split).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +19,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Does what the shell does with a packet whose data stayed in the send buffer: borrows the
+ * head's length in front of it (the sanitizer checks that this is send-buffer memory), puts
+ * the head there and everything back. False if the bytes did not come back. */
+static bool
+borrow(const uint8_t *head, size_t head_len, uint8_t *tail)
+{
+	uint8_t saved[STREAM_TAIL_HEAD_MAX];
+
+	if (head_len > sizeof saved)
+		return false;
+	memcpy(saved, tail - head_len, head_len);
+	memcpy(tail - head_len, head, head_len);
+	memcpy(tail - head_len, saved, head_len);
+	return memcmp(tail - head_len, saved, head_len) == 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,6 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stream *s;
 	uint64_t now = 1000, pn, rx_pn = 0;
 	size_t at = 0;
+	struct stream_tail tail;
 
 	stream_config_default(&cfg);
 	cfg.send_buffer = 1 << 16;
@@ -56,10 +74,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		now += 1000 + (len & 0xff) * 100;
 		if (stream_deadline(s) <= now)
 			stream_on_timeout(s, now);
-		for (int k = 0; k < 64 && (n = stream_next_packet(s, now, out, cap, &pn)); k++)
+		for (int k = 0; k < 64 && (n = stream_next_packet_split(s, now, out, cap, &pn,
+		    &tail)); k++) {
 			if (n > cap || (n > stream_payload(s) && n != PMTU_CEILING &&
 			    n != stream_payload(s) + (PMTU_CEILING - stream_payload(s)) / 2))
 				abort();	/* larger than the payload: only a probe, of its sizes */
+			if (tail.len > 0 && !borrow(out, n - tail.len, tail.data))
+				abort();
+		}
 		if (stream_readable(s) > cfg.recv_window_max)
 			abort();
 		stream_read(s, junk, sizeof junk);
