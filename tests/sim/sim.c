@@ -546,7 +546,8 @@ send_all(struct sim *sim, int i)
 			if (len == 0)
 				abort();	/* the stream reused a packet number */
 		} else {
-			memcpy(buf + PKT_HDR_LEN + len - tail.len, tail.data, tail.len);
+			if (tail.len > 0)
+				memcpy(buf + PKT_HDR_LEN + len - tail.len, tail.data, tail.len);
 			memcpy(buf + 5, &pn, sizeof pn);
 			len += PKT_OVERHEAD;
 		}
