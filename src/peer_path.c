@@ -62,11 +62,12 @@ path_update(struct peer *p, uint64_t now)
 	uint64_t gen = trav_generation(&p->trav);
 	struct netaddr to;
 	unsigned sock;
+	uint64_t rtt;
 
 	if (p->st == NULL || gen == p->trav_gen || p->o->force_relay)
 		return;
 	p->trav_gen = gen;
-	if (trav_best(&p->trav, &sock, &to, NULL)) {
+	if (trav_best(&p->trav, &sock, &to, &rtt)) {
 		if (p->on_direct && sock == p->direct_sock && netaddr_eq(&to, &p->direct_to))
 			return;
 		p->on_direct = true;
@@ -79,7 +80,7 @@ path_update(struct peer *p, uint64_t now)
 			p->direct_seen = true;
 			p->direct_first = now;
 		}
-		stream_path_changed(p->st, now);
+		stream_path_changed(p->st, now, rtt);	/* its check measured the RTT */
 		stream_set_max_payload(p->st, payload_for(p, true, &to));
 		if (!netaddr_is_loopback(&to))
 			stream_pmtu_search(p->st, now, to.family == 4 ? PEER_PMTU_CEILING_V4 :
@@ -89,7 +90,7 @@ path_update(struct peer *p, uint64_t now)
 	}
 	if (p->on_direct) {
 		log_verbose(2, "the direct path stopped answering");
-		stream_path_changed(p->st, now);
+		stream_path_changed(p->st, now, 0);
 		use_relay(p, now);
 	}
 }

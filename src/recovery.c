@@ -20,8 +20,8 @@ rtt_reset(struct recovery *rec)
 {
 	rec->has_rtt = false;
 	rec->latest_rtt = rec->min_rtt = 0;
-	rec->srtt = rec->initial_rtt;
-	rec->rttvar = rec->initial_rtt / 2;
+	rec->srtt = rec->path_initial_rtt;
+	rec->rttvar = rec->path_initial_rtt / 2;
 }
 
 int
@@ -33,7 +33,7 @@ recovery_init(struct recovery *rec, uint64_t ring_size, enum stream_cc cc, uint6
 	if (rec->ring == NULL)
 		return -1;
 	rec->mask = ring_size - 1;
-	rec->initial_rtt = initial_rtt;
+	rec->initial_rtt = rec->path_initial_rtt = initial_rtt;
 	rec->max_ack_delay = max_ack_delay;
 	rec->reorder_threshold = PACKET_THRESHOLD;
 	rec->time_threshold_x8 = 9;
@@ -431,7 +431,7 @@ pto_deadline(const struct recovery *rec)
 
 	if (rec->eliciting_in_flight == 0)
 		return UINT64_MAX;
-	pto = rec->has_rtt ? recovery_pto(rec) : 2 * rec->initial_rtt;
+	pto = rec->has_rtt ? recovery_pto(rec) : 2 * rec->path_initial_rtt;
 	pto <<= shift;
 	/* Long silences make both sides give up at the idle timeout: keep probing. */
 	if (rec->pto_max > 0 && pto > rec->pto_max)
@@ -475,14 +475,22 @@ recovery_on_timeout(struct recovery *rec, uint64_t now)
 }
 
 void
-recovery_path_reset(struct recovery *rec, uint64_t now, uint64_t mss)
+recovery_path_reset(struct recovery *rec, uint64_t now, uint64_t mss, uint64_t rtt_hint)
 {
 	for (uint64_t pn = rec->base; pn < rec->next_pn; pn++)
 		slot(rec, pn)->flags |= SP_OLD_PATH;
 	rec->old_path_in_flight = rec->bytes_in_flight;	/* everything outstanding is old now */
+	/*
+	 * The delay the path's check measured is a measurement of this path; the default is a
+	 * guess for any path. RFC 9002 6.2.2 allows it as the new path's initial RTT (not as a
+	 * sample: the first acknowledgment replaces it). It times the first flight's probe
+	 * timeout (2 x 50 ms on the lab's direct path instead of 2 x 333 ms) and paces what
+	 * goes beyond the initial window before the first rate sample.
+	 */
+	rec->path_initial_rtt = rtt_hint > 0 ? max_u64(rtt_hint, GRANULARITY_US) : rec->initial_rtt;
 	rtt_reset(rec);
 	rec->pto_count = 0;
 	rec->reorder_threshold = PACKET_THRESHOLD;
 	rec->time_threshold_x8 = 9;
-	cc_init(&rec->cc, rec->cc.kind, mss, rec->initial_rtt, now);
+	cc_init(&rec->cc, rec->cc.kind, mss, rec->path_initial_rtt, now);
 }

@@ -66,6 +66,7 @@ struct recovery {
 	uint64_t latest_rtt, min_rtt, srtt, rttvar;
 	uint64_t first_rtt_time;	/* when the first RTT sample was taken */
 	uint64_t initial_rtt, max_ack_delay;
+	uint64_t path_initial_rtt;	/* RTT assumed on this path before its first sample */
 	uint64_t pto_max;		/* backoff stops here (well below the idle timeout) */
 	bool has_rtt;
 
@@ -122,8 +123,9 @@ uint64_t recovery_deadline(const struct recovery *rec);
 void recovery_on_timeout(struct recovery *rec, uint64_t now);
 /* The sender had less to send than the window allowed (marks rate samples). */
 void recovery_set_app_limited(struct recovery *rec);
-/* New path: fresh RTT estimate and congestion controller; packets in flight stay. */
-void recovery_path_reset(struct recovery *rec, uint64_t now, uint64_t mss);
+/* New path: fresh RTT estimate and congestion controller; packets in flight stay. rtt_hint is
+ * the new path's RTT as its check measured it (0 = unknown): its initial RTT. */
+void recovery_path_reset(struct recovery *rec, uint64_t now, uint64_t mss, uint64_t rtt_hint);
 /* Probe timeout duration without backoff. */
 uint64_t recovery_pto(const struct recovery *rec);
 

@@ -1150,7 +1150,7 @@ splitmix64(uint64_t *x)
 }
 
 void
-stream_path_changed(struct stream *s, uint64_t now)
+stream_path_changed(struct stream *s, uint64_t now, uint64_t rtt_us)
 {
 	uint64_t x = s->cfg.seed ^ ++s->challenge_counter, v = splitmix64(&x);
 
@@ -1165,7 +1165,7 @@ stream_path_changed(struct stream *s, uint64_t now)
 		pmtu_stop(&s->pmtu);
 	}
 	s->path_deadline = now + 6 * s->cfg.initial_rtt_us;
-	recovery_path_reset(&s->rec, now, dgram(s->max_payload));
+	recovery_path_reset(&s->rec, now, dgram(s->max_payload), rtt_us);
 	pacer_init(&s->pacer, dgram(s->max_payload), now);
 	pacer_set_rate(&s->pacer, s->rec.cc.pacing_rate, dgram(s->max_payload));
 	pacer_grant(&s->pacer, s->rec.cc.cwnd);

@@ -196,8 +196,9 @@ const char *stream_reason_text(uint64_t reason, char *buf, size_t cap);
 /* The peer moved to a new path (relay <-> direct, NAT rebinding), believed by the shell from
  * an authenticated packet with a higher packet number. Sends PATH_CHALLENGE, resets the
  * congestion controller and RTT estimate, and keeps everything in flight (packets still in
- * flight on the old path are given time before they count as lost). */
-void stream_path_changed(struct stream *s, uint64_t now);
+ * flight on the old path are given time before they count as lost). rtt_us: the new path's
+ * round-trip time as its validation measured it, 0 when unknown. */
+void stream_path_changed(struct stream *s, uint64_t now, uint64_t rtt_us);
 enum stream_path_state stream_path_state(const struct stream *s);
 /* Changes the frame bytes per packet (e.g. a relay envelope takes room on that path) and ends
  * any path MTU search. */

@@ -691,6 +691,8 @@ arrive(struct sim *sim, const struct sim_event *ev)
 static void
 path_switch(struct sim *sim)
 {
+	uint64_t rtt;
+
 	for (int i = 0; i < 2; i++) {
 		/* back and forth: odd switches to switch_link, even ones back to link */
 		sim->link[i].cfg = sim->switches % 2 == 0 ? sim->cfg.switch_link[i] :
@@ -704,8 +706,10 @@ path_switch(struct sim *sim)
 		push(sim, (struct sim_event){ .time = sim->now + sim->cfg.switch_every_us,
 		    .kind = EV_SWITCH });
 	sim->switches++;
+	/* the propagation RTT of the new links, as a path check would measure it */
+	rtt = sim->link[0].cfg.delay_us + sim->link[1].cfg.delay_us;
 	for (int i = 0; i < 2; i++) {
-		stream_path_changed(sim->node[i].s, sim->now);
+		stream_path_changed(sim->node[i].s, sim->now, rtt);
 		if (sim->cfg.pmtu_ceiling > 0)
 			stream_pmtu_search(sim->node[i].s, sim->now, sim->cfg.pmtu_ceiling);
 		service(sim, i);

@@ -219,7 +219,7 @@ test_path_reset_in_flight(void **state)
 	send_n(&rec, 0, 40);
 	ack(&rec, 10 * MS, (const struct range[]){ { 0, 10 } }, 1, 0);
 	assert_int_equal(rec.bytes_in_flight, 30 * MSS);
-	recovery_path_reset(&rec, 20 * MS, MSS);
+	recovery_path_reset(&rec, 20 * MS, MSS, 0);
 	cwnd = rec.cc.cwnd;
 	assert_int_equal(rec.bytes_in_flight, 30 * MSS);
 	assert_int_equal(recovery_path_in_flight(&rec), 0);
@@ -235,6 +235,43 @@ test_path_reset_in_flight(void **state)
 	assert_true(rec.cc.cwnd >= cwnd);
 	assert_int_equal(rec.old_path_in_flight, 0);
 	assert_int_equal(rec.bytes_in_flight, 4 * MSS);	/* 41..44 */
+	recovery_free(&rec);
+}
+
+/* A new path starts from the RTT its check measured (RFC 9002 6.2.2): the probe timeout and
+ * the controller's first pacing rate follow it until the first sample replaces it; without
+ * one, from the configured default again. (From the 333 ms default, a first flight lost on a
+ * 50 ms direct path waited 666 ms for its probe.) */
+static void
+test_path_reset_rtt_hint(void **state)
+{
+	struct recovery rec;
+	struct log l;
+
+	setup(&rec, &l, STREAM_CC_BBR);
+	send_n(&rec, 0, 4);
+	ack(&rec, 60 * MS, (const struct range[]){ { 0, 4 } }, 1, 0);
+	recovery_path_reset(&rec, 70 * MS, MSS, 40 * MS);
+	assert_false(rec.has_rtt);
+	assert_int_equal(rec.srtt, 40 * MS);
+	assert_int_equal(rec.rttvar, 20 * MS);
+	assert_int_equal(rec.cc.srtt_us, 40 * MS);
+	/* BBR STARTUP paces the initial window at 2.885 x cwnd per RTT */
+	assert_true(rec.cc.pacing_rate > 2 * rec.cc.cwnd * 1000 / 40);
+	send_n(&rec, 70 * MS, 2);
+	assert_int_equal(recovery_deadline(&rec), 70 * MS + 2 * 40 * MS);
+	/* the first sample on the path replaces the hint */
+	ack(&rec, 100 * MS, (const struct range[]){ { 4, 5 } }, 1, 0);
+	assert_true(rec.has_rtt);
+	assert_int_equal(rec.srtt, 30 * MS);
+	/* an implausibly small hint counts as the timer granularity; none means the default */
+	recovery_path_reset(&rec, 110 * MS, MSS, 5);
+	assert_int_equal(rec.srtt, 1 * MS);
+	recovery_path_reset(&rec, 120 * MS, MSS, 0);
+	assert_int_equal(rec.srtt, 100 * MS);
+	assert_int_equal(rec.cc.srtt_us, 100 * MS);
+	send_n(&rec, 120 * MS, 1);
+	assert_int_equal(recovery_deadline(&rec), 120 * MS + 2 * 100 * MS);
 	recovery_free(&rec);
 }
 
@@ -267,6 +304,7 @@ main(void)
 		cmocka_unit_test(test_spurious),
 		cmocka_unit_test(test_persistent_congestion),
 		cmocka_unit_test(test_path_reset_in_flight),
+		cmocka_unit_test(test_path_reset_rtt_hint),
 		cmocka_unit_test(test_ring_room),
 	};
 

@@ -538,7 +538,7 @@ test_path_validation_fails(void **state)
 	sim.node[0].shutdown = true;		/* never FIN: keep it open */
 	sim_run_until(&sim, 200 * MS);
 	sim.link[1].cfg.loss = 1.0;		/* nothing comes back any more */
-	stream_path_changed(sim.node[0].s, sim.now);
+	stream_path_changed(sim.node[0].s, sim.now, 0);
 	sim_run_until(&sim, 200 * MS + 6 * STREAM_INITIAL_RTT_US_DEFAULT + 10 * MS);
 	assert_int_equal(stream_path_state(sim.node[0].s), STREAM_PATH_FAILED);
 	sim_free(&sim);
