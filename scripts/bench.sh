@@ -287,18 +287,24 @@ lab_link() {
 	"$NATLAB_SH" wanem prc-a rate 100mbit delay 25 limit 625000 loss "$1" >/dev/null
 }
 
-# count_rate SECS: reads stdin; prints Mbit/s over the SECS seconds that follow the first byte
-# (or until EOF), then exits (closing the pipe ends the sender).
+# count_rate SECS FIFO: reads FIFO; prints Mbit/s over the SECS seconds that follow the first
+# byte (or until EOF), then exits (closing the FIFO ends the writer). The writer's open of the
+# FIFO waits for this reader, so the reader runs before any byte can arrive: a reader that
+# started late would find bytes already queued in the pipe and start its clock after them.
 count_rate() {
 	python3 -c '
 import os, select, sys, time
 secs = float(sys.argv[1]); n = 0; t0 = None; give_up = time.monotonic() + 60
+fd = os.open(sys.argv[2], os.O_RDONLY | os.O_NONBLOCK)
 while True:
     end = t0 + secs if t0 is not None else give_up
     left = end - time.monotonic()
-    if left <= 0 or not select.select([0], [], [], left)[0]:
+    if left <= 0 or not select.select([fd], [], [], left)[0]:
         break
-    b = os.read(0, 1 << 20)
+    try:
+        b = os.read(fd, 1 << 20)
+    except BlockingIOError:
+        continue
     if not b:
         break
     if t0 is None:
@@ -306,13 +312,13 @@ while True:
     n += len(b)
 el = time.monotonic() - t0 if t0 is not None else 0
 print("%.2f" % (n * 8 / el / 1e6 if el > 0 else 0))
-' "$1"
+' "$1" "$2"
 }
 
 # lab_tcp CC: nc from h-prc-a to the rendezvous host over the emulated link, sender's congestion
 # control CC (set in the sender's namespace).
 lab_tcp() {
-	local cc=$1 r spid sender
+	local cc=$1 r rpid spid sender
 	# A namespace may only default to an algorithm in the host's
 	# net.ipv4.tcp_allowed_congestion_control; otherwise (cubic on a bbr host) the sender sets
 	# TCP_CONGESTION on its own socket (root may pick any available one).
@@ -333,29 +339,35 @@ except OSError:
     pass
 ' "$cc")
 	fi
-	ip netns exec "$LABP-rv" nc -l 203.0.113.10 5001 </dev/null | count_rate "$LAB_SECS" >"$tmp/rate" &
+	rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" || return 1
+	count_rate "$LAB_SECS" "$tmp/fifo" >"$tmp/rate" &
 	r=$!
-	wait_listen 5001 "$LABP-rv" || return 1
+	ip netns exec "$LABP-rv" nc -l 203.0.113.10 5001 </dev/null >"$tmp/fifo" &
+	rpid=$!
+	wait_listen 5001 "$LABP-rv" || { kill "$r" "$rpid" 2>/dev/null; return 1; }
 	ip netns exec "$LABP-h-prc-a" timeout $((LAB_SECS + 30)) "${sender[@]}" </dev/zero 2>/dev/null &
 	spid=$!
 	wait "$r"
-	kill "$spid" 2>/dev/null
-	wait "$spid" 2>/dev/null
+	kill "$spid" "$rpid" 2>/dev/null
+	wait "$spid" "$rpid" 2>/dev/null
 	cat "$tmp/rate"
 }
 
 lab_punchcat() {
-	local code r spid
+	local code r rpid spid
 	code=$(next_code lab)
-	ip netns exec "$LABP-h-prc-b" timeout $((LAB_SECS + 60)) "$PUNCHCAT" -q -w 30 \
-		-s "$LAB_SERVER" "$code" </dev/null 2>/dev/null | count_rate "$LAB_SECS" >"$tmp/rate" &
+	rm -f "$tmp/fifo" && mkfifo "$tmp/fifo" || return 1
+	count_rate "$LAB_SECS" "$tmp/fifo" >"$tmp/rate" &
 	r=$!
+	ip netns exec "$LABP-h-prc-b" timeout $((LAB_SECS + 60)) "$PUNCHCAT" -q -w 30 \
+		-s "$LAB_SERVER" "$code" </dev/null 2>/dev/null >"$tmp/fifo" &
+	rpid=$!
 	ip netns exec "$LABP-h-prc-a" timeout $((LAB_SECS + 60)) "$PUNCHCAT" -q -w 30 \
 		-s "$LAB_SERVER" "$code" </dev/zero >/dev/null 2>&1 &
 	spid=$!
 	wait "$r"
-	kill "$spid" 2>/dev/null
-	wait "$spid" 2>/dev/null
+	kill "$spid" "$rpid" 2>/dev/null
+	wait "$spid" "$rpid" 2>/dev/null
 	cat "$tmp/rate"
 }
 
