@@ -13,26 +13,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "stream.h"
+#include "wire.h"
 
 #define PMTU_CEILING 1443
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Does what the shell does with a packet whose data stayed in the send buffer: borrows the
- * head's length in front of it (the sanitizer checks that this is send-buffer memory), puts
- * the head there and everything back. False if the bytes did not come back. */
+ * head's length in front of the tail (the sanitizer checks that this is send-buffer memory),
+ * joins head and tail there, and puts the bytes back. False if the joined packet does not
+ * parse as frames (the stream built it, so it must). */
 static bool
-borrow(const uint8_t *head, size_t head_len, uint8_t *tail)
+borrow_and_parse(const uint8_t *head, size_t head_len, uint8_t *tail, size_t tail_len)
 {
 	uint8_t saved[STREAM_TAIL_HEAD_MAX];
+	struct rd r;
+	struct frame f;
+	bool ok = true;
 
 	if (head_len > sizeof saved)
 		return false;
 	memcpy(saved, tail - head_len, head_len);
 	memcpy(tail - head_len, head, head_len);
+	rd_init(&r, tail - head_len, head_len + tail_len);
+	while (ok && rd_left(&r) > 0)
+		ok = frame_parse(&r, &f) == 0;
 	memcpy(tail - head_len, saved, head_len);
-	return memcmp(tail - head_len, saved, head_len) == 0;
+	return ok;
 }
 
 int
@@ -79,7 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (n > cap || (n > stream_payload(s) && n != PMTU_CEILING &&
 			    n != stream_payload(s) + (PMTU_CEILING - stream_payload(s)) / 2))
 				abort();	/* larger than the payload: only a probe, of its sizes */
-			if (tail.len > 0 && !borrow(out, n - tail.len, tail.data))
+			if (tail.len > 0 && !borrow_and_parse(out, n - tail.len, tail.data,
+			    tail.len))
 				abort();
 		}
 		if (stream_readable(s) > cfg.recv_window_max)
